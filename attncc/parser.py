@@ -1,0 +1,313 @@
+"""Parse: `.attn` source text -> `syntax.Module`, or a `SpecError` with a positioned message.
+
+The grammar is grammar/attn.lark (LALR, contextual lexer). Syntax errors are turned into
+human messages here: what was found, what was expected (grouped: "a statement", "an
+expression", "an operator"), and a hint for the common slips (`=` for `==`, `&&` for `and`,
+a reserved word used as a name). Parsing stops at the first syntax error; the checker reports
+all semantic errors of a file that parses.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from . import syntax as S
+from .errors import Diagnostic, SpecError
+from .resources import data_dir
+
+STATEMENT_KEYWORDS = ("param", "input", "let", "mask", "score", "norm", "feature", "decay", "scale", "tile")
+RESERVED_WORDS = frozenset(
+    STATEMENT_KEYWORDS
+    + ("attention", "softmax", "sink", "sum", "none", "learnable", "sorted", "and", "or", "not", "true", "false")
+)
+
+_STATEMENT_TERMINALS = {kw.upper() for kw in STATEMENT_KEYWORDS}
+_OPERAND_TERMINALS = {"NAME", "NUMBER", "LPAR", "UNARY_OP", "TRUE", "FALSE", "NOT"}
+_OPERATOR_TERMINALS = {"ADD_OP", "MUL_OP", "POW", "COMP_OP", "AND", "OR"}
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": 'a "doc string"',
+    "$END": "the end of the file",
+    "COMP_OP": "a comparison",
+    "ADD_OP": "'+' or '-'",
+    "MUL_OP": "'*', '/', '//' or '%'",
+    "UNARY_OP": "'-'",
+    "POW": "'**'",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> Lark:
+    grammar = (data_dir("grammar") / "attn.lark").read_text()
+    return Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=False)
+
+
+def parse(source: str, filename: str = "<spec>") -> S.Module:
+    """The syntax tree of `source`; raises SpecError (one diagnostic) on a syntax error."""
+    try:
+        tree = _lark().parse(source)
+    except UnexpectedInput as exc:
+        raise SpecError([_syntax_diagnostic(exc, source)], source, filename) from None
+    return _ToSyntax().transform(tree)
+
+
+# ---------------------------------------------------------------- syntax errors
+
+def _syntax_diagnostic(exc: UnexpectedInput, source: str) -> Diagnostic:
+    if isinstance(exc, UnexpectedCharacters):
+        char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else ""
+        return Diagnostic(exc.line, exc.column, f"unexpected character {char!r}", _character_hint(source, exc.pos_in_stream))
+    assert isinstance(exc, UnexpectedToken)
+    token = exc.token
+    expected = _acceptable(exc)
+    if token.type == "$END":
+        line, col = _end_position(source)
+    else:
+        line, col = token.line, token.column
+    found = _describe_token(token)
+    message = f"unexpected {found}; expected {_describe_expected(expected)}"
+    return Diagnostic(line, col, message, _token_hint(token, expected))
+
+
+def _acceptable(exc: UnexpectedToken) -> set[str]:
+    """The terminals that could really come next (LALR's own set over-approximates)."""
+    try:
+        return set(exc.interactive_parser.accepts())
+    except Exception:  # lark internals: fall back to the table's set
+        return set(exc.expected)
+
+
+def _end_position(source: str) -> tuple[int, int]:
+    stripped = source.rstrip()
+    lines = stripped.splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "$END":
+        return "end of file"
+    if token.type == "NAME":
+        return f"name '{token}'"
+    if token.type == "NUMBER":
+        return f"number {token}"
+    if token.type == "STRING":
+        return "doc string"
+    if str(token) in RESERVED_WORDS:
+        return f"keyword '{token}'"
+    return f"'{token}'"
+
+
+def _describe_expected(expected: set[str]) -> str:
+    parts: list[str] = []
+    rest = set(expected)
+    if len(rest & _STATEMENT_TERMINALS) >= 3:
+        parts.append("a statement (" + ", ".join(STATEMENT_KEYWORDS) + ")")
+        rest -= _STATEMENT_TERMINALS
+    if len(rest & _OPERATOR_TERMINALS) >= 3:
+        parts.append("an operator")
+        rest -= _OPERATOR_TERMINALS
+    if len(rest & _OPERAND_TERMINALS) >= 3:
+        parts.append("an expression")
+        rest -= _OPERAND_TERMINALS
+    for name in sorted(rest):
+        parts.append(_terminal_words(name))
+    if not parts:
+        return "something else"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+@functools.lru_cache(maxsize=None)
+def _terminal_words(name: str) -> str:
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    try:
+        pattern = _lark().get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    if pattern.type == "str":
+        return f"'{pattern.value}'"
+    return name.lower()
+
+
+def _token_hint(token: Token, expected: set[str]) -> str | None:
+    text = str(token)
+    if "NAME" in expected and text in RESERVED_WORDS:
+        return f"'{text}' is a reserved word; choose another name"
+    if text == "=" and "COMP_OP" in expected:
+        return "to compare, write '=='"
+    if token.type == "$END" and "RPAR" in expected:
+        return "a '(' is not closed"
+    if token.type == "$END" and "RSQB" in expected:
+        return "a '[' is not closed"
+    if "ATTENTION" in expected:
+        return 'a spec starts with: attention NAME "doc string"'
+    if text == "attention":
+        return "one spec per file: 'attention' may appear only once, first"
+    if token.type == "NAME" and expected & _STATEMENT_TERMINALS:
+        return "every statement starts with a keyword: " + ", ".join(STATEMENT_KEYWORDS)
+    return None
+
+
+def _character_hint(source: str, pos: int) -> str | None:
+    two = source[pos : pos + 2]
+    one = source[pos : pos + 1]
+    if two == "&&" or one == "&":
+        return "write 'and'"
+    if two == "||" or one == "|":
+        return "write 'or' ('|' separates values only in a tile statement)"
+    if one == "!":
+        return "write 'not' (or '!=' to compare)"
+    if one == "'":
+        return 'doc strings use double quotes: "..."'
+    if one == "^":
+        return "write '**' for a power"
+    if one == "?":
+        return "write where(cond, a, b)"
+    return None
+
+
+# ---------------------------------------------------------------- tree -> syntax
+
+def _pos(token: Token) -> dict:
+    return {"line": token.line, "col": token.column}
+
+
+def _unescape(literal: str) -> str:
+    body = literal[1:-1]
+    out, k = [], 0
+    escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+    while k < len(body):
+        ch = body[k]
+        if ch == "\\" and k + 1 < len(body):
+            out.append(escapes.get(body[k + 1], body[k + 1]))
+            k += 2
+        else:
+            out.append(ch)
+            k += 1
+    return "".join(out)
+
+
+class _ToSyntax(Transformer):
+    """lark parse tree -> syntax nodes. Tokens carry the positions."""
+
+    # ---- expressions
+    def number(self, children):
+        (tok,) = children
+        return S.Number(text=str(tok), **_pos(tok))
+
+    def true(self, children):
+        return S.BoolLit(value=True, **_pos(children[0]))
+
+    def false(self, children):
+        return S.BoolLit(value=False, **_pos(children[0]))
+
+    def name(self, children):
+        (tok,) = children
+        return S.Name(id=str(tok), **_pos(tok))
+
+    def call(self, children):
+        fn, *args = children
+        return S.Call(fn=str(fn), args=tuple(args), **_pos(fn))
+
+    def index(self, children):
+        name, *indices = children
+        return S.Index(input=str(name), indices=tuple(indices), **_pos(name))
+
+    def unary(self, children):
+        op, operand = children
+        return S.Unary(op=str(op), operand=operand, **_pos(op))
+
+    def not_(self, children):
+        op, operand = children
+        return S.Unary(op="not", operand=operand, **_pos(op))
+
+    def binary(self, children):
+        left, op, right = children
+        return S.Binary(op=str(op), left=left, right=right, **_pos(op))
+
+    def _fold(self, children):
+        node = children[0]
+        for op, right in zip(children[1::2], children[2::2]):
+            node = S.Binary(op=str(op), left=node, right=right, **_pos(op))
+        return node
+
+    or_ = _fold
+    and_ = _fold
+
+    def compare(self, children):
+        operands = tuple(children[0::2])
+        ops = children[1::2]
+        return S.Compare(
+            operands=operands,
+            ops=tuple(str(op) for op in ops),
+            op_positions=tuple((op.line, op.column) for op in ops),
+            **_pos(ops[0]),
+        )
+
+    # ---- statements
+    def start(self, children):
+        header, *statements = children
+        return S.Module(header=header, statements=tuple(statements), line=header.line, col=header.col)
+
+    def header(self, children):
+        kw, name, *doc = children
+        return S.Header(
+            name=str(name), doc=_unescape(str(doc[0])) if doc else None,
+            name_line=name.line, name_col=name.column, **_pos(kw),
+        )
+
+    def param_stmt(self, children):
+        kw, name, type_tok, *default = children
+        return S.ParamStmt(
+            name=str(name), name_col=name.column, type_name=str(type_tok),
+            type_line=type_tok.line, type_col=type_tok.column,
+            default=default[0] if default else None, **_pos(kw),
+        )
+
+    def input_flag(self, children):
+        return children[0]
+
+    def input_stmt(self, children):
+        kw, name, *rest = children
+        dims = tuple(c for c in rest if isinstance(c, S.Node))
+        tokens = [c for c in rest if isinstance(c, Token)]
+        flags = tuple((str(t), t.line, t.column) for t in tokens if t.type in ("LEARNABLE", "SORTED"))
+        dtype_tokens = [t for t in tokens if t.type == "NAME"]
+        dtype = dtype_tokens[0] if dtype_tokens else None
+        return S.InputStmt(
+            name=str(name), name_col=name.column, dims=dims,
+            dtype=str(dtype) if dtype else None,
+            dtype_line=dtype.line if dtype else 0, dtype_col=dtype.column if dtype else 0,
+            flags=flags, **_pos(kw),
+        )
+
+    def let_stmt(self, children):
+        kw, name, value = children
+        return S.LetStmt(name=str(name), name_col=name.column, value=value, **_pos(kw))
+
+    def assign_stmt(self, children):
+        kw, value = children
+        return S.AssignStmt(target=str(kw), value=value, **_pos(kw))
+
+    def norm_kind(self, children):
+        return children
+
+    def norm_stmt(self, children):
+        kw, kind = children
+        sink = kind[2] if len(kind) == 3 else None
+        return S.NormStmt(kind=str(kind[0]), sink=sink, **_pos(kw))
+
+    def tile_value(self, children):
+        return children[0]
+
+    def tile_item(self, children):
+        name, *values = children
+        return S.TileItem(name=str(name), values=tuple((str(v), v.line, v.column) for v in values), **_pos(name))
+
+    def tile_stmt(self, children):
+        kw, *items = children
+        return S.TileStmt(items=tuple(items), **_pos(kw))
