@@ -24,7 +24,8 @@ from .parser import RESERVED_WORDS
 from .typing_rules import TypeRuleError, result_type
 
 # Names the generated module uses for its own arguments: a param or input may not take them.
-API_NAMES = ("q", "k", "v", "o", "scale", "return_lse", "deterministic", "initial_state", "return_state")
+API_NAMES = ("q", "k", "v", "o", "scale", "return_lse", "deterministic", "initial_state", "return_state",
+             "torch", "math", "triton", "tl")
 SINGLE_STATEMENTS = ("mask", "score", "norm", "feature", "decay", "scale", "tile")
 
 
@@ -173,7 +174,7 @@ class _Checker:
         elif name in RESERVED_WORDS or keyword.iskeyword(name):
             reason = f"'{name}' is a reserved word"
         elif name in API_NAMES:
-            reason = f"'{name}' is an argument of the generated function"
+            reason = f"'{name}' is a name the generated module uses"
         elif name.startswith("_"):
             reason = f"'{name}' starts with '_', which is reserved for generated code"
         if reason:

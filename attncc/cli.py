@@ -1,0 +1,122 @@
+"""The `attncc` command line: compile and show (check, tune and bench arrive with later work).
+
+Every spec problem is printed as diagnostics (FILE:LINE:COL: error: ...) on stderr with exit
+status 1; a usage problem exits 2; an internal compiler error exits 3 with a one-line summary
+(set ATTNCC_DEBUG=1 for the traceback). Nothing is written unless compilation succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from . import __version__
+from .compiler import BACKENDS, DEFAULT_BACKEND, compile_source
+from .errors import SpecError
+from .writing import write_atomic
+
+PLANNED_BACKENDS = ("triton",)  # accepted on the command line, reported as not built yet
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except FileNotFoundError:
+        raise _UsageError(f"no such spec file: {path}") from None
+    except (IsADirectoryError, UnicodeDecodeError) as exc:
+        raise _UsageError(f"cannot read {path}: {exc}") from None
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _print_warnings(result, source: str, filename: str) -> None:
+    for warning in result.warnings:
+        print(warning.format(source, filename), file=sys.stderr)
+
+
+def _check_backend(backend: str) -> None:
+    if backend in PLANNED_BACKENDS:
+        raise _UsageError(f"the {backend} backend is not built yet in attncc {__version__}; use --backend torch")
+
+
+def cmd_compile(args) -> int:
+    _check_backend(args.backend)
+    source = _read(args.spec)
+    result = compile_source(source, args.spec, args.backend)
+    _print_warnings(result, source, args.spec)
+    if args.output == "-":
+        sys.stdout.write(result.code)
+        return 0
+    output = Path(args.output) if args.output else Path(Path(args.spec).stem + ".py")
+    write_atomic(output, result.code)
+    print(f"wrote {output} ({args.backend} backend)", file=sys.stderr)
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .show import show
+
+    source = _read(args.spec)
+    values = {}
+    for item in args.param or []:
+        if "=" not in item:
+            raise _UsageError(f"--param takes NAME=VALUE; got {item!r}")
+        name, value = item.split("=", 1)
+        values[name.strip()] = value.strip()
+    sizes = {"B": args.B, "H": args.H, "N": args.N, "M": args.M if args.M else args.N}
+    print(show(source, args.spec, sizes=sizes, param_text=values, batch=args.batch, head=args.head))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="attncc", description="Compile .attn attention specs to kernels.")
+    parser.add_argument("--version", action="version", version=f"attncc {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compile", help="compile a spec to a standalone Python module")
+    p.add_argument("spec", help="the .attn file")
+    p.add_argument("-o", "--output", help="the module to write (default: SPEC_STEM.py here; '-' for stdout)")
+    p.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKENDS + PLANNED_BACKENDS,
+                   help=f"code generator (default: {DEFAULT_BACKEND})")
+    p.set_defaults(run=cmd_compile)
+
+    p = sub.add_parser("show", help="print the spec as the compiler understands it, and its mask")
+    p.add_argument("spec", help="the .attn file")
+    p.add_argument("-N", type=int, default=32, help="query length of the mask picture (default 32)")
+    p.add_argument("-M", type=int, default=0, help="key length of the mask picture (default: N)")
+    p.add_argument("-B", type=int, default=1, help="batch size for the picture's inputs (default 1)")
+    p.add_argument("-H", type=int, default=1, help="heads for the picture's inputs (default 1)")
+    p.add_argument("--batch", type=int, default=0, help="which batch row to draw (default 0)")
+    p.add_argument("--head", type=int, default=0, help="which head to draw (default 0)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="a param value for the picture")
+    p.set_defaults(run=cmd_show)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except SpecError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    except _UsageError as exc:
+        print(f"attncc: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a compiler bug: say so plainly
+        if os.environ.get("ATTNCC_DEBUG"):
+            traceback.print_exc()
+        print(f"attncc: internal error: {type(exc).__name__}: {exc} (set ATTNCC_DEBUG=1 for details; "
+              "please report it with the spec)", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

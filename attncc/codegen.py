@@ -1,0 +1,104 @@
+"""Lower and render: a checked Spec -> the source of a standalone Python module.
+
+Before: a Spec from `check` (for the torch backend, used as written: the reference must mean
+exactly what the user wrote, so it does not go through the symbolic passes it is meant to
+test). After: Python source, byte-identical for the same spec and compiler version. The
+templates (templates/module.py.jinja, the skeleton with argument checks and the public API;
+backends/<backend>/*.jinja, the computation) hold structure only: every decision is made here
+and passed in the context.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jinja2
+
+from . import __version__, ir
+from .resources import data_dir
+from .torch_printer import ScalarPrinter, TorchPrinter
+
+BACKEND_TEMPLATES = {"torch": "torch/reference.py.jinja"}
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The Jinja environment: both template folders, StrictUndefined, `pyrepr` for literals."""
+    loader = jinja2.ChoiceLoader([
+        jinja2.FileSystemLoader(str(data_dir("templates"))),
+        jinja2.FileSystemLoader(str(data_dir("backends"))),
+    ])
+    env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["pyrepr"] = repr  # strings, numbers, tuples: a Python literal, never spliced raw
+    return env
+
+
+def dims_text(dims: tuple) -> str:
+    from .formatting import format_expr
+
+    return ", ".join(format_expr(d) for d in dims)
+
+
+def expression_names(spec: ir.Spec) -> tuple[str, ...]:
+    """The names the `_*_in` functions unpack: symbols, sizes, params, inputs, the casts."""
+    return ("i", "j", "b", "h") + ir.SIZE_SYMBOLS + tuple(p.name for p in spec.params) \
+        + tuple(x.name for x in spec.inputs) + ("_f", "_t")
+
+
+def torch_context(spec: ir.Spec) -> dict:
+    printer = TorchPrinter()
+    family = "linear" if spec.is_linear else "softmax"
+    context = {
+        "names": expression_names(spec),
+        "mask_code": printer(spec.mask),
+        "family": family,
+        "norm_kind": spec.norm.kind,
+    }
+    if spec.is_linear:
+        feature = spec.feature.args[0] if spec.is_taylor2 else spec.feature
+        context.update(feature_code=printer(feature), taylor2=spec.is_taylor2,
+                       decay_code=printer(spec.decay) if spec.decay is not None else "")
+    else:
+        context.update(score_code=printer(spec.score), scale_code=printer(spec.scale),
+                       sink_code=printer(spec.norm.sink) if spec.norm.sink is not None else "")
+    return context
+
+
+def module_context(spec: ir.Spec, backend: str) -> dict:
+    """What templates/module.py.jinja needs: names, params, inputs and their checks."""
+    scalar = ScalarPrinter()
+    family = "linear" if spec.is_linear else "softmax"
+    from .constfold import is_causal_mask
+
+    return {
+        "version": __version__,
+        "backend": backend,
+        "backend_template": BACKEND_TEMPLATES[backend],
+        "spec_name": spec.name,
+        "spec_doc": spec.doc or "",
+        "spec_hash": spec.source_hash,
+        "family": family,
+        "norm_kind": spec.norm.kind,
+        "causal_linear": spec.is_linear and is_causal_mask(spec.mask),
+        "tile": dict(spec.tile.options),
+        "params": [{"name": p.name, "type": p.type, "default": p.default} for p in spec.params],
+        "inputs": [
+            {
+                "name": x.name, "dtype": x.dtype, "kind": x.type, "learnable": x.learnable,
+                "sorted": x.sorted, "dims_text": dims_text(x.dims),
+                "dims_code": [scalar(d) for d in x.dims],
+            }
+            for x in spec.inputs
+        ],
+    }
+
+
+def render(spec: ir.Spec, backend: str = "torch") -> str:
+    """The generated module's source for `spec` on `backend`."""
+    if backend not in BACKEND_TEMPLATES:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {sorted(BACKEND_TEMPLATES)}")
+    context = module_context(spec, backend)
+    if backend == "torch":
+        context.update(torch_context(spec))
+    return environment().get_template("module.py.jinja").render(**context)
