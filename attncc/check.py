@@ -100,19 +100,19 @@ class _Checker:
         given: dict[str, S.Node] = {}
         for stmt in self.module.statements:
             key = self.statement_key(stmt)
-            if key in SINGLE_STATEMENTS:
-                if key in given:
-                    first = given[key]
-                    self.error(stmt.line, stmt.col, f"'{key}' is given twice; the first is at line {first.line}",
-                               "each statement other than param, input and let appears at most once")
-                    continue
+            if key not in SINGLE_STATEMENTS:
+                continue
+            if key in given:
+                self.error(stmt.line, stmt.col, f"'{key}' is given twice; the first is at line {given[key].line}",
+                           "each statement other than param, input and let appears at most once")
+            else:
                 given[key] = stmt
-            elif isinstance(stmt, S.ParamStmt):
-                self.declare_param(stmt)
-            elif isinstance(stmt, S.InputStmt):
-                self.declare_input(stmt)
-            elif isinstance(stmt, S.LetStmt):
-                self.declare_let(stmt)
+        # Params and inputs are declarations, visible everywhere; lets only after their definition.
+        for kind, declare in ((S.ParamStmt, self.declare_param), (S.InputStmt, self.declare_input),
+                              (S.LetStmt, self.declare_let)):
+            for stmt in self.module.statements:
+                if isinstance(stmt, kind):
+                    declare(stmt)
 
         linear = "feature" in given
         exprs: dict[str, Optional[ir.Expr]] = {}

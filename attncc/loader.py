@@ -58,7 +58,12 @@ def load(path_or_text: Union[str, os.PathLike], backend: str = DEFAULT_BACKEND) 
     if not path.is_file():
         result = compile_source(source, filename, backend)
         write_atomic(path, result.code)
-    name = f"attncc_generated_{key}"
+    module = _import_file(path, f"attncc_generated_{key}")
+    _LOADED[key] = module
+    return module
+
+
+def _import_file(path: Path, name: str) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -67,5 +72,12 @@ def load(path_or_text: Union[str, os.PathLike], backend: str = DEFAULT_BACKEND) 
     except BaseException:
         sys.modules.pop(name, None)
         raise
-    _LOADED[key] = module
+    return module
+
+
+def _import_source(code: str, name: str) -> types.ModuleType:
+    """Import generated code without writing it anywhere (used by `show`)."""
+    module = types.ModuleType(name)
+    module.__file__ = f"<{name}>"
+    exec(compile(code, module.__file__, "exec"), module.__dict__)
     return module
