@@ -1,0 +1,115 @@
+"""The command line as a user runs it: `python -m attncc` and the `attncc` script."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import attncc
+from attncc import loader
+from conftest import EXAMPLES, ROOT
+
+GOOD = 'attention demo "A demo."\nparam window: int = 4\nmask = j <= i and i - j < window\n'
+BAD = "attention demo\nparam window: int = 4\nmask = j <= i and i - j < windw\nscore = tanhh(s)\n"
+
+
+def run(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "attncc", *args], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def test_compile_writes_a_module_and_is_byte_identical(tmp_path):
+    spec = tmp_path / "demo.attn"
+    spec.write_text(GOOD)
+    first, second = tmp_path / "a.py", tmp_path / "b.py"
+    assert run("compile", str(spec), "-o", str(first), "--backend", "torch").returncode == 0
+    assert run("compile", str(spec), "-o", str(second)).returncode == 0
+    assert first.read_bytes() == second.read_bytes()
+    compile(first.read_text(), str(first), "exec")
+
+
+def test_compile_default_output_and_stdout(tmp_path):
+    spec = tmp_path / "demo.attn"
+    spec.write_text(GOOD)
+    assert run("compile", str(spec), cwd=tmp_path).returncode == 0
+    assert (tmp_path / "demo.py").is_file()
+    result = run("compile", str(spec), "-o", "-")
+    assert result.returncode == 0 and result.stdout == (tmp_path / "demo.py").read_text()
+
+
+def test_bad_spec_reports_every_error_without_traceback_or_clobbering(tmp_path):
+    spec = tmp_path / "bad.attn"
+    spec.write_text(BAD)
+    out = tmp_path / "out.py"
+    out.write_text("previous contents\n")
+    result = run("compile", str(spec), "-o", str(out))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{spec}:3:27: error: unknown name 'windw'; did you mean 'window'?"
+    assert lines[1] == "    mask = j <= i and i - j < windw"
+    assert lines[2] == "    " + " " * 26 + "^"
+    assert f"{spec}:4:9: error: unknown function 'tanhh'; did you mean 'tanh'?" in lines
+    assert lines[-1] == "2 errors"
+    assert out.read_text() == "previous contents\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.attn", "out.py"]
+
+
+def test_usage_errors_are_short(tmp_path):
+    result = run("compile", str(tmp_path / "missing.attn"))
+    assert result.returncode == 2 and "no such spec file" in result.stderr and "Traceback" not in result.stderr
+    spec = tmp_path / "demo.attn"
+    spec.write_text(GOOD)
+    result = run("compile", str(spec), "--backend", "triton", "-o", str(tmp_path / "x.py"))
+    assert result.returncode == 2 and "use --backend torch" in result.stderr
+
+
+def test_show_prints_the_simplified_spec_and_a_mask_picture(tmp_path):
+    spec = tmp_path / "demo.attn"
+    spec.write_text(GOOD)
+    result = run("show", str(spec), "-N", "16")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "mask    = " in out and "d score/ds = 1" in out
+    picture = [line for line in out.splitlines() if line.startswith("  │")]
+    assert len(picture) == 8  # 16 rows, two per line
+    assert picture[0] == "  │▀" + "·" * 15 + "│"
+    assert "58 of 256 pairs allowed" in out  # 1 + 2 + 3 + 4 * 13
+
+
+def test_show_needs_required_params_for_the_picture(tmp_path):
+    spec = tmp_path / "w.attn"
+    spec.write_text("attention w\nparam width: int\nmask = i // width == j // width\n")
+    result = run("show", str(spec), "-N", "8")
+    assert result.returncode == 0 and "no value for param 'width'" in result.stdout
+    result = run("show", str(spec), "-N", "8", "--param", "width=4")
+    assert "32 of 64 pairs allowed" in result.stdout
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "attncc"
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == f"attncc {attncc.__version__}"
+
+
+def test_load_caches_by_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTNCC_CACHE_DIR", str(tmp_path / "cache"))
+    first = attncc.load(GOOD, backend="torch")
+    files = list((tmp_path / "cache").iterdir())
+    assert len(files) == 1
+    loader._LOADED.clear()
+    again = attncc.load(GOOD, backend="torch")  # from the cached file, not recompiled
+    assert list((tmp_path / "cache").iterdir()) == files
+    assert again.SPEC_HASH == first.SPEC_HASH
+    other = attncc.load(GOOD.replace("4", "5"), backend="torch")
+    assert other.PARAMS["window"] == ("int", 5)
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+
+
+def test_load_raises_spec_error_with_the_diagnostics():
+    try:
+        attncc.load(BAD, backend="torch")
+    except attncc.SpecError as exc:
+        assert "<spec>:3:27: error: unknown name 'windw'" in str(exc)
+    else:
+        raise AssertionError("a bad spec loaded")
