@@ -11,6 +11,7 @@ keeps going after one so that a file's errors are all reported together.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import keyword
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from .typing_rules import TypeRuleError, result_type
 # Names the generated module uses for its own arguments: a param or input may not take them.
 API_NAMES = ("q", "k", "v", "o", "scale", "return_lse", "deterministic", "initial_state", "return_state",
              "torch", "math", "triton", "tl")
+# Module-level names of every generated module: the spec's name may not replace them.
+MODULE_NAMES = ("attention", "torch", "math", "triton", "tl", "SPEC_NAME", "SPEC_DOC", "SPEC_HASH", "BACKEND",
+                "FAMILY", "NORM", "PARAMS", "INPUTS", "TILE")
+PYTHON_BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 SINGLE_STATEMENTS = ("mask", "score", "norm", "feature", "decay", "scale", "tile")
 
 
@@ -88,6 +93,9 @@ class _Checker:
         self.inputs: dict[str, ir.Input] = {}
         self.lets: dict[str, ir.Expr] = {}
         self.defined_at: dict[str, int] = {}  # name -> line of its definition
+        self.broken: set[str] = set()  # declared, but the declaration had an error: uses stay quiet
+        self.let_lines = {stmt.name: stmt.line for stmt in module.statements if isinstance(stmt, S.LetStmt)}
+        self.current_line = 0  # the line of the statement being checked (lets count from there)
 
     # ------------------------------------------------------------ reporting
     def error(self, line: int, col: int, message: str, hint: Optional[str] = None) -> None:
@@ -112,12 +120,15 @@ class _Checker:
                               (S.LetStmt, self.declare_let)):
             for stmt in self.module.statements:
                 if isinstance(stmt, kind):
+                    self.current_line = stmt.line
                     declare(stmt)
 
         linear = "feature" in given
         exprs: dict[str, Optional[ir.Expr]] = {}
         for key in ("mask", "score", "feature", "decay", "scale"):
             stmt = given.get(key)
+            if stmt is not None:
+                self.current_line = stmt.line
             exprs[key] = self.check_assignment(stmt, key) if stmt is not None else None
 
         norm = self.check_norm(given.get("norm"), linear, given.get("feature"))
@@ -158,9 +169,16 @@ class _Checker:
         return type(stmt).__name__
 
     def check_function_name(self, header: S.Header) -> None:
-        if keyword.iskeyword(header.name) or header.name in ("attention", "torch", "math", "triton", "tl"):
-            self.error(header.name_line, header.name_col,
-                       f"'{header.name}' cannot name the generated function", "choose another name")
+        name = header.name
+        hint = None
+        if name.startswith("_"):
+            hint = "names starting with '_' are reserved for generated code; choose another name"
+        elif name in MODULE_NAMES:
+            hint = f"the generated module defines '{name}' itself; choose another name"
+        elif keyword.iskeyword(name) or name in PYTHON_BUILTINS:
+            hint = "choose another name"
+        if hint:
+            self.error(header.name_line, header.name_col, f"'{name}' cannot name the generated function", hint)
 
     # ------------------------------------------------------------ declarations
     def check_new_name(self, name: str, line: int, col: int) -> bool:
@@ -177,6 +195,8 @@ class _Checker:
             reason = f"'{name}' is a name the generated module uses"
         elif name.startswith("_"):
             reason = f"'{name}' starts with '_', which is reserved for generated code"
+        elif name in PYTHON_BUILTINS:
+            reason = f"'{name}' is a Python built-in"
         if reason:
             self.error(line, col, f"{reason}; choose another name")
             return False
@@ -191,6 +211,7 @@ class _Checker:
             hint = f"did you mean '{guess}'?" if guess else None
             self.error(stmt.type_line, stmt.type_col,
                        f"unknown param type '{stmt.type_name}'; expected int, float or bool", hint)
+            self.broken.add(stmt.name)
             return
         default = None
         if stmt.default is not None:
@@ -228,6 +249,7 @@ class _Checker:
             guess = did_you_mean(dtype, ir.INPUT_DTYPES)
             self.error(stmt.dtype_line, stmt.dtype_col, f"unknown dtype '{dtype}'; expected one of "
                        + ", ".join(ir.INPUT_DTYPES), f"did you mean '{guess}'?" if guess else None)
+            self.broken.add(stmt.name)
             return
         flags: dict[str, bool] = {}
         for flag, line, col in stmt.flags:
@@ -239,14 +261,18 @@ class _Checker:
                            "give it a float dtype (float32, float16, bfloat16) or drop 'learnable'")
             if flag == "sorted" and dtype == "bool":
                 self.error(line, col, f"input '{stmt.name}' is bool; only int and float inputs can be sorted")
-        if ok and all(d is not None for d in dims):
+        if not all(d is not None for d in dims):
+            self.broken.add(stmt.name)
+        elif ok:
             self.inputs[stmt.name] = ir.Input(stmt.name, tuple(dims), dtype,
                                               learnable="learnable" in flags, sorted="sorted" in flags)
 
     def declare_let(self, stmt: S.LetStmt) -> None:
         ok = self.check_new_name(stmt.name, stmt.line, stmt.name_col)
         expr = self.expr(stmt.value, CONTEXTS["let"])
-        if ok and expr is not None:
+        if expr is None:
+            self.broken.add(stmt.name)
+        elif ok:
             self.lets[stmt.name] = expr
 
     # ------------------------------------------------------------ statements
@@ -280,6 +306,8 @@ class _Checker:
                     return
 
     def check_norm(self, stmt: Optional[S.NormStmt], linear: bool, feature: Optional[S.Node]) -> ir.Norm:
+        if stmt is not None:
+            self.current_line = stmt.line
         if stmt is None:
             if linear and feature is not None:
                 self.error(feature.line, feature.col, "a linear-attention spec needs a norm",
@@ -319,10 +347,10 @@ class _Checker:
             values = []
             for text, line, col in item.values:
                 value = self.tile_value(item.name, text, line, col)
-                if value is not None:
+                if value is not None and value in values:
+                    self.error(line, col, f"tile '{item.name}' lists {value} twice")
+                elif value is not None:
                     values.append(value)
-            if len(set(values)) != len(values):
-                self.error(item.line, item.col, f"tile '{item.name}' lists a value twice")
             options[item.name] = tuple(values)
         return ir.Tile(tuple(sorted(options.items())))
 
@@ -397,6 +425,12 @@ class _Checker:
         if name in self.params:
             param = self.params[name]
             return self.symbol(node, ctx, ctx.params, ir.Var(name, param.type, "param"))
+        if name in self.broken:
+            return None
+        if name in self.let_lines and self.let_lines[name] > self.current_line:
+            self.error(node.line, node.col, f"'{name}' is used before its definition at line {self.let_lines[name]}",
+                       "move the let above its first use")
+            return None
         if name in self.lets:
             return self.use_let(node, ctx)
         if name in self.inputs:
@@ -456,6 +490,8 @@ class _Checker:
 
     def expr_Index(self, node: S.Index, ctx: Context):
         name = node.input
+        if name in self.broken:
+            return None
         if name not in self.inputs:
             if name in self.params or name in self.lets or name in ir.INDEX_SYMBOLS + ir.SIZE_SYMBOLS + ("s", "x"):
                 self.error(node.line, node.col, f"'{name}' is not an input; only inputs can be indexed")
@@ -524,7 +560,7 @@ class _Checker:
                 self.error(node.line, node.col, "unary '+' needs a number; got bool")
                 return None
             return operand
-        return self.make_op("neg" if node.op == "-" else "not", (operand,), node)
+        return self.make_op("neg" if node.op == "-" else "not", (operand,), node, symbol=node.op)
 
     def expr_Binary(self, node: S.Binary, ctx: Context):
         left = self.expr(node.left, ctx)

@@ -23,11 +23,11 @@ class Diagnostic:
 
     def format(self, source: str, filename: str) -> str:
         """The diagnostic as printed to the user, with the source line and a caret."""
-        lines = source.splitlines()
+        lines = source.split("\n")  # the parser counts lines at '\n' only
         head = f"{filename}:{self.line}:{self.col}: {self.severity}: {self.message}"
         out = [head]
         if 1 <= self.line <= len(lines):
-            text = lines[self.line - 1]
+            text = lines[self.line - 1].rstrip("\r")
             # Keep tabs in the caret line so the caret stays under the column.
             pad = "".join(ch if ch == "\t" else " " for ch in text[: max(self.col - 1, 0)])
             out += [f"    {text}", f"    {pad}^"]

@@ -60,6 +60,9 @@ def parse(source: str, filename: str = "<spec>") -> S.Module:
 def _syntax_diagnostic(exc: UnexpectedInput, source: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
         char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else ""
+        if char == '"':
+            return Diagnostic(exc.line, exc.column, "unclosed doc string",
+                              'close it with " on the same line (write \\n for a line break)')
         return Diagnostic(exc.line, exc.column, f"unexpected character {char!r}", _character_hint(source, exc.pos_in_stream))
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
@@ -83,7 +86,7 @@ def _acceptable(exc: UnexpectedToken) -> set[str]:
 
 def _end_position(source: str) -> tuple[int, int]:
     stripped = source.rstrip()
-    lines = stripped.splitlines() or [""]
+    lines = stripped.split("\n")  # as the lexer counts lines: at '\n' only
     return len(lines), len(lines[-1]) + 1
 
 
@@ -130,6 +133,8 @@ def _terminal_words(name: str) -> str:
         return name.lower()
     if pattern.type == "str":
         return f"'{pattern.value}'"
+    if name.lower() in RESERVED_WORDS:
+        return f"'{name.lower()}'"
     return name.lower()
 
 
@@ -137,6 +142,8 @@ def _token_hint(token: Token, expected: set[str]) -> str | None:
     text = str(token)
     if "NAME" in expected and text in RESERVED_WORDS:
         return f"'{text}' is a reserved word; choose another name"
+    if text == "|" and "VBAR" not in expected:
+        return "write 'or' ('|' separates values only in a tile statement)"
     if text == "=" and "COMP_OP" in expected:
         return "to compare, write '=='"
     if token.type == "$END" and "RPAR" in expected:
@@ -179,11 +186,11 @@ def _pos(token: Token) -> dict:
 def _unescape(literal: str) -> str:
     body = literal[1:-1]
     out, k = [], 0
-    escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+    escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}  # others keep their backslash, as in Python
     while k < len(body):
         ch = body[k]
         if ch == "\\" and k + 1 < len(body):
-            out.append(escapes.get(body[k + 1], body[k + 1]))
+            out.append(escapes.get(body[k + 1], "\\" + body[k + 1]))
             k += 2
         else:
             out.append(ch)

@@ -70,10 +70,10 @@ def test_show_prints_the_simplified_spec_and_a_mask_picture(tmp_path):
     result = run("show", str(spec), "-N", "16")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "mask    = " in out and "d score/ds = 1" in out
+    assert "mask    = j <= i and i - j < window" in out and "d score/ds = 1.0" in out
     picture = [line for line in out.splitlines() if line.startswith("  │")]
     assert len(picture) == 8  # 16 rows, two per line
-    assert picture[0] == "  │▀" + "·" * 15 + "│"
+    assert picture[0] == "  │█▄" + "·" * 14 + "│"  # rows 0 and 1: keys 0, and 0 and 1
     assert "58 of 256 pairs allowed" in out  # 1 + 2 + 3 + 4 * 13
 
 
