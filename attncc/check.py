@@ -233,6 +233,9 @@ class _Checker:
         except ConstFoldError as exc:
             self.error(node.line, node.col, f"cannot evaluate the default of '{stmt.name}': {exc}")
             return None
+        if stmt.type_name == INT and not -(2 ** 63) <= value < 2 ** 63:
+            self.error(node.line, node.col, f"the default of '{stmt.name}' does not fit in 64 bits")
+            return None
         return float(value) if stmt.type_name == FLOAT else value
 
     def declare_input(self, stmt: S.InputStmt) -> None:
@@ -403,7 +406,12 @@ class _Checker:
         text = node.text
         if any(c in text for c in ".eE"):
             return ir.Const(float(text), FLOAT)
-        return ir.Const(int(text), INT)
+        value = int(text)
+        if value >= 2 ** 63:
+            self.error(node.line, node.col, f"the int {text} does not fit in 64 bits",
+                       "write it as a float (e.g. 1e30) if a large number is meant")
+            return None
+        return ir.Const(value, INT)
 
     def expr_BoolLit(self, node: S.BoolLit, ctx: Context):
         return ir.Const(node.value, BOOL)

@@ -16,7 +16,7 @@ import jinja2
 
 from . import __version__, ir
 from .resources import data_dir
-from .torch_printer import ScalarPrinter, TorchPrinter
+from .torch_printer import ScalarPrinter, TorchPrinter, python_literal
 
 BACKEND_TEMPLATES = {"torch": "torch/reference.py.jinja"}
 
@@ -30,7 +30,8 @@ def environment() -> jinja2.Environment:
     ])
     env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
-    env.filters["pyrepr"] = repr  # strings, numbers, tuples: a Python literal, never spliced raw
+    env.filters["pyrepr"] = repr  # strings, tuples, dicts: a Python literal, never spliced raw
+    env.filters["pyliteral"] = python_literal  # int / float / bool / None, with inf as math.inf
     return env
 
 

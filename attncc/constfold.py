@@ -68,7 +68,8 @@ def evaluate(expr: ir.Expr, env: Mapping[str, Any]) -> Any:
     try:
         value = SCALAR_FUNCTIONS[expr.op](*args)
     except (ZeroDivisionError, ValueError, OverflowError) as exc:
-        raise ConstFoldError(f"{expr.op} fails on {args}: {exc}") from None
+        shown = ", ".join(repr(a) for a in args)
+        raise ConstFoldError(f"{expr.op}({shown}) fails: {exc}") from None
     if expr.type == ir.FLOAT and not isinstance(value, bool):
         return float(value)
     return value

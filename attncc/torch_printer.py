@@ -31,11 +31,15 @@ _TORCH_FLOAT_FUNCTIONS = {
 
 
 def python_literal(value) -> str:
-    """A Python literal for an int, float or bool constant (inf as math.inf)."""
+    """A Python literal for an int, float, bool or None constant (inf as math.inf)."""
+    if value is None:
+        return "None"
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, int):
         return str(value) if value >= 0 else f"({value})"
+    if math.isnan(value):
+        return "math.nan"
     if math.isinf(value):
         return "math.inf" if value > 0 else "(-math.inf)"
     text = repr(float(value))

@@ -136,3 +136,11 @@ def test_linear_attention_rules_at_call_time():
     q, k, v = qkv(N=5, M=5)
     with pytest.raises(ValueError, match="'scale' does not apply to linear attention"):
         mod.attention(q, k, v, scale=0.5)
+
+
+def test_non_finite_param_defaults_are_written_as_python():
+    mod = attncc.load("attention capped\nparam cap: float = inf\nscore = min(s, cap)\n", backend="torch")
+    assert mod.PARAMS["cap"] == ("float", math.inf)
+    q, k, v = qkv()
+    ref, _ = dense_softmax(q, k, v, torch.ones(5, 5, dtype=torch.bool))
+    torch.testing.assert_close(mod.attention(q, k, v), ref)
