@@ -41,95 +41,47 @@ class Unsupported(Exception):
 
 # ---------------------------------------------------------------- custom functions
 
-def _number(x) -> bool:
-    return isinstance(x, sp.Number) and x.is_finite
-
-
 class _Float1(sp.Function):
     """A real function of one real argument, folded numerically on numbers."""
 
     nargs = 1
-    scalar = None  # name in constfold.SCALAR_FUNCTIONS
+    scalar = ""  # its name in constfold.SCALAR_FUNCTIONS
+    positive = False  # positive for every real argument
+    derivative = None  # (x, f(x)) -> f'(x)
 
     @classmethod
     def eval(cls, x):
-        if _number(x):
+        if isinstance(x, sp.Number) and x.is_finite:
             try:
                 return sp.Float(constfold.SCALAR_FUNCTIONS[cls.scalar](float(x)))
             except (ValueError, OverflowError, ZeroDivisionError):
                 return None
         return None
 
+    def fdiff(self, argindex=1):
+        return type(self).derivative(self.args[0], self)
+
     def _eval_is_real(self):
         return self.args[0].is_real if self.scalar not in ("log2", "log1p") else None
 
-
-class Sigmoid(_Float1):
-    scalar = "sigmoid"
-
-    def fdiff(self, argindex=1):
-        return self * (1 - self)
-
     def _eval_is_positive(self):
-        return True if self.args[0].is_real else None
+        return True if self.positive and self.args[0].is_real else None
 
 
-class Softplus(_Float1):
-    scalar = "softplus"
-
-    def fdiff(self, argindex=1):
-        return Sigmoid(self.args[0])
-
-    def _eval_is_positive(self):
-        return True if self.args[0].is_real else None
+def _float_function(name: str, derivative, positive: bool = False):
+    attrs = {"scalar": name.lower(), "positive": positive, "derivative": staticmethod(derivative)}
+    return type(name, (_Float1,), attrs)
 
 
-class Silu(_Float1):
-    scalar = "silu"
-
-    def fdiff(self, argindex=1):
-        x = self.args[0]
-        return Sigmoid(x) * (1 + x * (1 - Sigmoid(x)))
-
-
-class Gelu(_Float1):
-    scalar = "gelu"
-
-    def fdiff(self, argindex=1):
-        x = self.args[0]
-        return (1 + sp.erf(x / sp.sqrt(2))) / 2 + x * sp.exp(-x ** 2 / 2) / sp.sqrt(2 * sp.pi)
-
-
-class Elu(_Float1):
-    scalar = "elu"
-
-    def fdiff(self, argindex=1):
-        x = self.args[0]
-        return sp.Piecewise((1, x > 0), (sp.exp(x), True))
-
-
-class Exp2(_Float1):
-    scalar = "exp2"
-
-    def fdiff(self, argindex=1):
-        return sp.log(2) * self
-
-    def _eval_is_positive(self):
-        return True if self.args[0].is_real else None
-
-
-class Log2(_Float1):
-    scalar = "log2"
-
-    def fdiff(self, argindex=1):
-        return 1 / (self.args[0] * sp.log(2))
-
-
-class Log1p(_Float1):
-    scalar = "log1p"
-
-    def fdiff(self, argindex=1):
-        return 1 / (1 + self.args[0])
+Sigmoid = _float_function("Sigmoid", lambda x, f: f * (1 - f), positive=True)
+Softplus = _float_function("Softplus", lambda x, f: Sigmoid(x), positive=True)
+Silu = _float_function("Silu", lambda x, f: Sigmoid(x) * (1 + x * (1 - Sigmoid(x))))
+Gelu = _float_function("Gelu", lambda x, f: (1 + sp.erf(x / sp.sqrt(2))) / 2
+                       + x * sp.exp(-x ** 2 / 2) / sp.sqrt(2 * sp.pi))
+Elu = _float_function("Elu", lambda x, f: sp.Piecewise((1, x > 0), (sp.exp(x), True)))
+Exp2 = _float_function("Exp2", lambda x, f: sp.log(2) * f, positive=True)
+Log2 = _float_function("Log2", lambda x, f: 1 / (x * sp.log(2)))
+Log1p = _float_function("Log1p", lambda x, f: 1 / (1 + x))
 
 
 class Relu(sp.Function):
@@ -208,7 +160,13 @@ _FUNCTIONS_TO = {
     "log2": Log2, "log1p": Log1p, "relu": Relu,
 }
 _FUNCTIONS_FROM = {v: k for k, v in _FUNCTIONS_TO.items() if k not in ("sqrt",)}
-_RELATIONS = {"eq": sp.Eq, "ne": sp.Ne, "lt": sp.Lt, "le": sp.Le, "gt": sp.Gt, "ge": sp.Ge}
+_OPS_TO = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "div": lambda a, b: a / b,
+    "neg": lambda a: -a, "pow": lambda a, b: a ** b, "floordiv": FloorDiv, "mod": PyMod,
+    "eq": sp.Eq, "ne": sp.Ne, "lt": sp.Lt, "le": sp.Le, "gt": sp.Gt, "ge": sp.Ge,
+    "and": sp.And, "or": sp.Or, "not": sp.Not, "min": sp.Min, "max": sp.Max,
+    "clamp": lambda x, lo, hi: sp.Min(sp.Max(x, lo), hi), "rsqrt": lambda x: 1 / sp.sqrt(x), **_FUNCTIONS_TO,
+}
 _REL_OPS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
@@ -256,46 +214,14 @@ def to_sympy(expr: ir.Expr):
     if isinstance(expr, ir.Load):
         return load_symbol(expr.input, expr.type, tuple(to_sympy(x) for x in expr.indices))
     op, a = expr.op, [to_sympy(x) for x in expr.args]
-    if op == "add":
-        return a[0] + a[1]
-    if op == "sub":
-        return a[0] - a[1]
-    if op == "mul":
-        return a[0] * a[1]
-    if op == "div":
-        return a[0] / a[1]
-    if op == "neg":
-        return -a[0]
-    if op == "pow":
-        return a[0] ** a[1]
-    if op == "floordiv":
-        return FloorDiv(a[0], a[1])
-    if op == "mod":
-        return PyMod(a[0], a[1])
     if op in ("eq", "ne") and expr.args[0].type == BOOL:
-        return sp.Equivalent(a[0], a[1]) if op == "eq" else sp.Xor(a[0], a[1])
-    if op in _RELATIONS:
-        return _RELATIONS[op](a[0], a[1])
-    if op == "and":
-        return sp.And(a[0], a[1])
-    if op == "or":
-        return sp.Or(a[0], a[1])
-    if op == "not":
-        return sp.Not(a[0])
+        return sp.Equivalent(*a) if op == "eq" else sp.Xor(*a)
     if op == "where":
         if expr.type == BOOL:
             return sp.Or(sp.And(a[0], a[1]), sp.And(sp.Not(a[0]), a[2]))
         return sp.Piecewise((a[1], a[0]), (a[2], True))
-    if op == "min":
-        return sp.Min(a[0], a[1])
-    if op == "max":
-        return sp.Max(a[0], a[1])
-    if op == "clamp":
-        return sp.Min(sp.Max(a[0], a[1]), a[2])
-    if op == "rsqrt":
-        return 1 / sp.sqrt(a[0])
-    if op in _FUNCTIONS_TO:
-        return _FUNCTIONS_TO[op](a[0])
+    if op in _OPS_TO:
+        return _OPS_TO[op](*a)
     raise Unsupported(f"op '{op}' has no sympy form")
 
 

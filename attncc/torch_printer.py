@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from . import ir
-from .ir import BOOL, FLOAT, INT
+from .ir import FLOAT, INT
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "floordiv": "//", "mod": "%",
           "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}

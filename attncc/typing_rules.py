@@ -69,4 +69,4 @@ def result_type(op: str, types: tuple[str, ...]) -> str:
         return FLOAT
     if op in _INT_PRESERVING:
         return INT if all(t == INT for t in types) else FLOAT
-    raise TypeRuleError(f"is not an operator the language knows")
+    raise TypeRuleError("is not an operator the language knows")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import attncc
 from attncc import loader
-from conftest import EXAMPLES, ROOT
+from conftest import ROOT
 
 GOOD = 'attention demo "A demo."\nparam window: int = 4\nmask = j <= i and i - j < window\n'
 BAD = "attention demo\nparam window: int = 4\nmask = j <= i and i - j < windw\nscore = tanhh(s)\n"

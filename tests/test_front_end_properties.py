@@ -9,7 +9,6 @@ must compile as Python and import (define its functions) without error.
 
 from __future__ import annotations
 
-import math
 import re
 import string
 
