@@ -323,7 +323,7 @@ class _Checker(ExpressionChecker):
         return value
 
     def check_linear_rules(self, given: dict[str, S.Node], exprs: dict[str, Optional[ir.Expr]]) -> None:
-        from .constfold import is_causal_mask
+        from .constfold import is_always_true, is_causal_mask
 
         if "score" in given:
             stmt = given["score"]
@@ -335,12 +335,13 @@ class _Checker(ExpressionChecker):
                        "the feature map is applied to q and k as given; fold a factor into the feature")
         mask = exprs.get("mask")
         causal = mask is not None and is_causal_mask(mask)
-        if "mask" in given and mask is not None and not causal:
+        dense = mask is not None and is_always_true(mask)
+        if "mask" in given and mask is not None and not causal and not dense:
             stmt = given["mask"]
             start = start_of(stmt.value)
             self.error(start.line, start.col, "linear attention supports only a causal mask",
                        "write mask = j <= i, or leave the mask out (dense)")
-        if "decay" in given and "mask" not in given:
+        if "decay" in given and ("mask" not in given or dense):
             stmt = given["decay"]
             self.error(stmt.line, stmt.col, "decay needs a causal mask", "add mask = j <= i")
 

@@ -90,3 +90,13 @@ def is_causal_mask(mask: ir.Expr, size: int = 9) -> bool:
         )
     except ConstFoldError:
         return False
+
+
+def is_always_true(mask: ir.Expr) -> bool:
+    """Whether `mask` is a constant expression that evaluates to true (a dense mask)."""
+    if ir.free_vars(mask) or ir.loads(mask):
+        return False
+    try:
+        return evaluate_constant(mask) is True
+    except ConstFoldError:
+        return False

@@ -144,3 +144,10 @@ def test_non_finite_param_defaults_are_written_as_python():
     q, k, v = qkv()
     ref, _ = dense_softmax(q, k, v, torch.ones(5, 5, dtype=torch.bool))
     torch.testing.assert_close(mod.attention(q, k, v), ref)
+
+
+def test_linear_spec_accepts_an_explicit_dense_mask():
+    written = attncc.load("attention lin_true\nfeature = relu(x)\nmask = true\nnorm = none\n", backend="torch")
+    implied = attncc.load("attention lin_none\nfeature = relu(x)\nnorm = none\n", backend="torch")
+    q, k, v = qkv(N=4, M=6)
+    torch.testing.assert_close(written.attention(q, k, v), implied.attention(q, k, v))

@@ -17,8 +17,8 @@ from attncc.check import check
 from attncc.constfold import ConstFoldError, evaluate
 from attncc.derive import SCORE, derive
 from attncc.parser import parse
-from attncc.symbolic import (fold_constants, format_expr, from_sympy, simplify, simplify_spec, size,
-                             to_sympy)
+from attncc.formatting import format_expr
+from attncc.symbolic import fold_constants, from_sympy, simplify, simplify_spec, size, to_sympy
 from attncc.typing_rules import result_type
 
 ROOT = Path(__file__).resolve().parent.parent
