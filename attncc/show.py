@@ -67,6 +67,8 @@ def _derivatives(spec: ir.Spec) -> list[str]:
         lines.append(f"  d feature/dx = {format_expr(d.dfeature_dx)}")
         return lines
     lines.append(f"  d score/ds = {format_expr(d.dscore_ds)}")
+    if d.dscore_ds_from_score is not None:
+        lines.append(f"             = {format_expr(d.dscore_ds_from_score)}   (from the forward's score)")
     for load, expr in d.dscore_dloads:
         lines.append(f"  d score/d {format_expr(load)} = {format_expr(expr)}")
     for load, expr in d.dsink_dloads:
