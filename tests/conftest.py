@@ -9,3 +9,11 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.attn"))
 
 # Compiled modules go to a fresh folder, never the user's cache.
 os.environ["ATTNCC_CACHE_DIR"] = tempfile.mkdtemp(prefix="attncc-test-cache-")
+
+# CI runs the property tests derandomized, so a green run is reproducible; developers' runs
+# keep exploring new examples.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
