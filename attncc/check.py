@@ -12,6 +12,7 @@ keeps going after one so that a file's errors are all reported together.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import keyword
 from typing import Optional
@@ -352,4 +353,4 @@ def check(module: S.Module, source: str, filename: str = "<spec>") -> ir.Spec:
     if checker.errors or spec is None:
         raise SpecError(checker.errors, source, filename)
     digest = hashlib.sha256(source.encode()).hexdigest()
-    return ir.Spec(**{**spec.__dict__, "source_hash": digest})
+    return dataclasses.replace(spec, source_hash=digest)

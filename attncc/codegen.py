@@ -15,6 +15,8 @@ import functools
 import jinja2
 
 from . import __version__, ir
+from .constfold import is_causal_mask
+from .formatting import format_expr
 from .resources import data_dir
 from .torch_printer import ScalarPrinter, TorchPrinter, python_literal
 
@@ -36,9 +38,19 @@ def environment() -> jinja2.Environment:
 
 
 def dims_text(dims: tuple) -> str:
-    from .formatting import format_expr
-
     return ", ".join(format_expr(d) for d in dims)
+
+
+def keyword_doc(spec: ir.Spec) -> str:
+    """One line describing the params and inputs, for the generated function's docstring."""
+    parts = []
+    for p in spec.params:
+        default = "" if p.default is None else f", default {python_literal(p.default)}"
+        parts.append(f"param {p.name} ({p.type}{default})")
+    for x in spec.inputs:
+        flags = "".join(f", {flag}" for flag in ("learnable", "sorted") if getattr(x, flag))
+        parts.append(f"input {x.name}[{dims_text(x.dims)}] ({x.dtype}{flags})")
+    return "; ".join(parts)
 
 
 def expression_names(spec: ir.Spec) -> tuple[str, ...]:
@@ -70,8 +82,6 @@ def module_context(spec: ir.Spec, backend: str) -> dict:
     """What templates/module.py.jinja needs: names, params, inputs and their checks."""
     scalar = ScalarPrinter()
     family = "linear" if spec.is_linear else "softmax"
-    from .constfold import is_causal_mask
-
     return {
         "version": __version__,
         "backend": backend,
@@ -81,6 +91,8 @@ def module_context(spec: ir.Spec, backend: str) -> dict:
         "spec_hash": spec.source_hash,
         "family": family,
         "norm_kind": spec.norm.kind,
+        "keyword_doc": keyword_doc(spec),
+        "lse_available": not spec.is_linear and spec.norm.kind == "softmax",
         "causal_linear": spec.is_linear and is_causal_mask(spec.mask),
         "tile": dict(spec.tile.options),
         "params": [{"name": p.name, "type": p.type, "default": p.default} for p in spec.params],
