@@ -3,13 +3,14 @@
 The grammar is grammar/attn.lark (LALR, contextual lexer). Syntax errors are turned into
 human messages here: what was found, what was expected (grouped: "a statement", "an
 expression", "an operator"), and a hint for the common slips (`=` for `==`, `&&` for `and`,
-a reserved word used as a name). Parsing stops at the first syntax error; the checker reports
-all semantic errors of a file that parses.
+a reserved word used as a name). After a syntax error the parser skips the broken statement
+and goes on, so each broken statement is reported; the checker runs only on a file that parses.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -46,13 +47,67 @@ def _lark() -> Lark:
     return Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=False)
 
 
+MAX_SYNTAX_ERRORS = 20
+
+
 def parse(source: str, filename: str = "<spec>") -> S.Module:
-    """The syntax tree of `source`; raises SpecError (one diagnostic) on a syntax error."""
-    try:
-        tree = _lark().parse(source)
-    except UnexpectedInput as exc:
-        raise SpecError([_syntax_diagnostic(exc, source)], source, filename) from None
+    """The syntax tree of `source`; raises SpecError listing the syntax errors.
+
+    After a syntax error the statement that holds it is blanked out (positions kept) and the
+    rest is parsed again, so one run reports an error per broken statement.
+    """
+    diagnostics: list[Diagnostic] = []
+    text = source
+    while True:
+        try:
+            tree = _lark().parse(text)
+            break
+        except UnexpectedInput as exc:
+            diagnostics.append(_syntax_diagnostic(exc, text))
+            recovered = _blank_broken_statement(text, _error_offset(exc, text))
+            if recovered is None or len(diagnostics) >= MAX_SYNTAX_ERRORS:
+                break
+            text = recovered
+    if diagnostics:
+        raise SpecError(diagnostics, source, filename)
     return _ToSyntax().transform(tree)
+
+
+# ---------------------------------------------------------------- recovery
+
+_STATEMENT_START = re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(STATEMENT_KEYWORDS) + r")(?![A-Za-z0-9_])")
+_NOT_CODE = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
+
+
+def _starts_line(text: str, offset: int) -> bool:
+    return text[text.rfind("\n", 0, offset) + 1 : offset].strip() == ""
+
+
+def _error_offset(exc: UnexpectedInput, text: str) -> int:
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
+        return len(text)
+    position = getattr(exc, "pos_in_stream", None)
+    if isinstance(exc, UnexpectedToken) and exc.token.start_pos is not None:
+        position = exc.token.start_pos
+    return len(text) if position is None else position
+
+
+def _blank_broken_statement(text: str, offset: int):
+    """`text` with the statement around `offset` turned into spaces (newlines kept), or None
+    when the error is in the header or nothing is left to blank."""
+    code = _NOT_CODE.sub(lambda m: " " * len(m.group()), text)
+    starts = [m.start() for m in _STATEMENT_START.finditer(code)]
+    before = [p for p in starts if p < offset]
+    if not before:
+        return None
+    start = before[-1]
+    # The error token itself ends the broken statement only if it starts a line (a statement
+    # keyword that follows an unfinished one); elsewhere (`param mask: int`) it is part of it.
+    end = next((p for p in starts if p > offset or (p == offset and _starts_line(text, p))), len(text))
+    blanked = "".join(ch if ch == "\n" else " " for ch in text[start:end])
+    if blanked == text[start:end]:
+        return None
+    return text[:start] + blanked + text[end:]
 
 
 # ---------------------------------------------------------------- syntax errors
@@ -73,7 +128,11 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: str) -> Diagnostic:
         line, col = token.line, token.column
     found = _describe_token(token)
     message = f"unexpected {found}; expected {_describe_expected(expected)}"
-    return Diagnostic(line, col, message, _token_hint(token, expected))
+    hint = _token_hint(token, expected)
+    if str(token) in STATEMENT_KEYWORDS and token.start_pos is not None and _starts_line(source, token.start_pos) \
+            and not expected & (_STATEMENT_TERMINALS | {"ATTENTION"}):
+        hint = "the statement before it is unfinished"
+    return Diagnostic(line, col, message, hint)
 
 
 def _acceptable(exc: UnexpectedToken) -> set[str]:

@@ -78,7 +78,7 @@ BAD_SPECS = [
     row("stray-character", "attention a\nmask = j <= i $\n",
         2, 15, "unexpected character '$'"),
     row("keyword-as-param-name", "attention a\nparam mask: int\n",
-        2, 7, "'mask' is a reserved word; choose another name"),
+        2, 7, "unexpected keyword 'mask'; expected a name", "'mask' is a reserved word; choose another name"),
     row("keyword-as-let-name", "attention a\nlet sum = 1\n",
         2, 5, "'sum' is a reserved word; choose another name"),
     row("attention-twice", "attention a\nattention b\n",
@@ -238,6 +238,8 @@ BAD_SPECS = [
         2, 7, "'lambda' is a reserved word; choose another name"),
     row("param-named-None", "attention a\nparam None: int\n",
         2, 7, "'None' is a reserved word; choose another name"),
+    row("header-statement-keyword", "attention mask\n",
+        1, 11, "unexpected keyword 'mask'; expected a name", "'mask' is a reserved word; choose another name"),
     row("header-python-keyword", "attention class\n",
         1, 11, "'class' cannot name the generated function", "choose another name"),
     row("param-shadows-python-builtin", "attention a\nparam isinstance: int = 1\n",
@@ -413,6 +415,23 @@ def test_several_errors_on_one_line_are_ordered_by_column():
     found = diagnostics(source)
     assert [(d.line, d.col, d.message) for d in found] == [
         (2, 9, "unknown name 'foo'"), (2, 15, "unknown name 'bar'"), (2, 21, "unknown name 'baz'"),
+    ]
+
+
+def test_each_broken_statement_is_reported():
+    source = ("attention a\n"
+              "param w: int = (3\n"
+              "mask = j <= i && i < w\n"
+              "score = s +\n"
+              "let x = 1\n"
+              "param mask: int\n"
+              "norm = softmax\n")
+    found = [(d.line, d.col, d.message, d.hint) for d in diagnostics(source)]
+    assert found == [
+        (3, 1, "unexpected keyword 'mask'; expected ')'", "the statement before it is unfinished"),
+        (3, 15, "unexpected character '&'", "write 'and'"),
+        (5, 1, "unexpected keyword 'let'; expected an expression", "the statement before it is unfinished"),
+        (6, 7, "unexpected keyword 'mask'; expected a name", "'mask' is a reserved word; choose another name"),
     ]
 
 

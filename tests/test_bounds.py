@@ -44,7 +44,7 @@ PROVED = {
     "or_cases": "input img[B, N]: bool\nmask = j <= i or (img[b, i] and img[b, j])\n",
     "modulo": "param width: int = 4\ninput col[H, width]\nscore = s + col[h, j % width]\n",
     "not_gt": "input t[N]\nmask = not (j > i)\nscore = s + t[j]\n",
-    "decay": "input gamma[H]\nfeature = x\ndecay = gamma[h]\nmask = j <= i\nnorm = none\n",
+    "decaying": "input gamma[H]\nfeature = x\ndecay = gamma[h]\nmask = j <= i\nnorm = none\n",
     "nested": "input idx[M]: int32\ninput t[H, M]\nmask = j <= i\nscore = s + t[h, idx[j] * 0 + j]\n",
 }
 
