@@ -14,12 +14,9 @@ import traceback
 from pathlib import Path
 
 from . import __version__
-from .compiler import BACKENDS, DEFAULT_BACKEND, compile_source
+from .compiler import BACKENDS, DEFAULT_BACKEND, PLANNED_BACKENDS, compile_source
 from .errors import SpecError
 from .writing import write_atomic
-
-PLANNED_BACKENDS = ("triton",)  # accepted on the command line, reported as not built yet
-
 
 def _read(path: str) -> str:
     try:

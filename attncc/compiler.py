@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import ir
+from . import __version__, ir
 from .check import check
 from .codegen import BACKEND_TEMPLATES, render
 from .errors import Diagnostic
@@ -17,6 +17,7 @@ from .parser import parse
 
 BACKENDS = tuple(BACKEND_TEMPLATES)
 DEFAULT_BACKEND = "torch"  # until the triton backend lands (issue 3), the reference is the default
+PLANNED_BACKENDS = ("triton",)  # named by DSL.md, not generated yet: refused with a clear message
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ def analyse_warnings(spec: ir.Spec) -> tuple[Diagnostic, ...]:
 
 def compile_source(source: str, filename: str = "<spec>", backend: str = DEFAULT_BACKEND) -> CompileResult:
     """Compile spec text to module source for `backend`."""
+    if backend in PLANNED_BACKENDS:
+        raise ValueError(f"the {backend} backend is not built yet in attncc {__version__}; use backend='torch'")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     spec = front_end(source, filename)

@@ -113,3 +113,12 @@ def test_load_raises_spec_error_with_the_diagnostics():
         assert "<spec>:3:27: error: unknown name 'windw'" in str(exc)
     else:
         raise AssertionError("a bad spec loaded")
+
+
+def test_load_names_the_missing_backend():
+    try:
+        attncc.load(GOOD, backend="triton")
+    except ValueError as exc:
+        assert "the triton backend is not built yet" in str(exc) and "backend='torch'" in str(exc)
+    else:
+        raise AssertionError("an unbuilt backend loaded")
