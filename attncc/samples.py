@@ -1,6 +1,6 @@
 """Sample values for a spec's params and inputs: for `show`'s picture, the tests and demos.
 
-`sample_params` fills in defaults (and, if asked, stand-ins for required params);
+`sample_params` fills in defaults;
 `sample_inputs` makes tensors of the declared shapes with values that respect the
 declaration: `sorted` inputs are non-decreasing along the last dim (document ids that start
 new documents at different places in each row), bools are random, ints small and
@@ -16,15 +16,14 @@ import torch
 from . import ir
 from .constfold import evaluate
 
-STAND_INS = {ir.INT: 4, ir.FLOAT: 0.5, ir.BOOL: True}
 _TORCH_DTYPES = {
     "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
     "int32": torch.int32, "int64": torch.int64, "bool": torch.bool,
 }
 
 
-def sample_params(spec: ir.Spec, given: Optional[Mapping] = None, fill_required: bool = False) -> dict:
-    """Every param's value: `given`, else its default, else (with fill_required) a stand-in.
+def sample_params(spec: ir.Spec, given: Optional[Mapping] = None) -> dict:
+    """Every param's value: `given`, else its default.
 
     Raises ValueError naming the params that have no value.
     """
@@ -35,8 +34,6 @@ def sample_params(spec: ir.Spec, given: Optional[Mapping] = None, fill_required:
             values[p.name] = given[p.name]
         elif p.default is not None:
             values[p.name] = p.default
-        elif fill_required:
-            values[p.name] = STAND_INS[p.type]
         else:
             missing.append(p.name)
     if missing:

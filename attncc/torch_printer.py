@@ -46,11 +46,8 @@ def python_literal(value) -> str:
     return text if value >= 0 else f"({text})"
 
 
-class TorchPrinter:
-    """IR -> torch source in tensor mode. `feature_var` names the tensor bound to x."""
-
-    def __init__(self, feature_var: str = "x"):
-        self.feature_var = feature_var
+class _Printer:
+    """Constants and symbols print the same in both modes (x is bound as a local named x)."""
 
     def __call__(self, expr: ir.Expr) -> str:
         return self.print(expr)
@@ -59,7 +56,14 @@ class TorchPrinter:
         if isinstance(expr, ir.Const):
             return python_literal(expr.value)
         if isinstance(expr, ir.Var):
-            return self.feature_var if expr.kind == "feature" else expr.name
+            return expr.name
+        return self.node(expr)
+
+
+class TorchPrinter(_Printer):
+    """IR -> torch source in tensor mode."""
+
+    def node(self, expr: ir.Expr) -> str:
         if isinstance(expr, ir.Load):
             indices = ", ".join(self.print(i) for i in expr.indices)
             read = f"_read({expr.input}, ({indices},))"
@@ -120,19 +124,12 @@ class TorchPrinter:
         raise ValueError(f"the torch printer has no spelling for op '{name}'")
 
 
-class ScalarPrinter:
+class ScalarPrinter(_Printer):
     """IR -> plain Python on int/float/bool scalars (no tensors, no symbols but sizes/params)."""
 
     _CALLS = {"abs": "abs", "min": "min", "max": "max"}
 
-    def __call__(self, expr: ir.Expr) -> str:
-        return self.print(expr)
-
-    def print(self, expr: ir.Expr) -> str:
-        if isinstance(expr, ir.Const):
-            return python_literal(expr.value)
-        if isinstance(expr, ir.Var):
-            return expr.name
+    def node(self, expr: ir.Expr) -> str:
         if isinstance(expr, ir.Load):
             raise ValueError("an input read cannot be printed as a scalar")
         a = [self.print(x) for x in expr.args]
