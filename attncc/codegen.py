@@ -20,7 +20,7 @@ from .formatting import format_expr
 from .resources import data_dir
 from .torch_printer import ScalarPrinter, TorchPrinter, python_literal
 
-BACKEND_TEMPLATES = {"torch": "torch/reference.py.jinja"}
+BACKEND_TEMPLATES = {"torch": "torch/reference.py.jinja", "triton": "triton/module.py.jinja"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -114,4 +114,8 @@ def render(spec: ir.Spec, backend: str = "torch") -> str:
     context = module_context(spec, backend)
     if backend == "torch":
         context.update(torch_context(spec))
+    else:
+        from .triton_lowering import triton_context
+
+        context.update(triton_context(spec))
     return environment().get_template("module.py.jinja").render(**context)

@@ -16,8 +16,8 @@ from .errors import Diagnostic
 from .parser import parse
 
 BACKENDS = tuple(BACKEND_TEMPLATES)
-DEFAULT_BACKEND = "torch"  # until the triton backend lands (issue 3), the reference is the default
-PLANNED_BACKENDS = ("triton",)  # named by DSL.md, not generated yet: refused with a clear message
+DEFAULT_BACKEND = "triton"
+PLANNED_BACKENDS = ()  # backends named by DSL.md but not generated yet: refused with a clear message
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,25 @@ def analyse_warnings(spec: ir.Spec) -> tuple[Diagnostic, ...]:
     return tuple(check_reads(spec))
 
 
+def backend_for(spec: ir.Spec, backend: str) -> str:
+    """The backend that builds `spec` when `backend` was asked for.
+
+    Linear attention has no Triton kernels yet (they are planned work): it gets the torch
+    reference. Every other spec gets what was asked for.
+    """
+    if backend == "triton" and spec.is_linear:
+        return "torch"
+    return backend
+
+
 def compile_source(source: str, filename: str = "<spec>", backend: str = DEFAULT_BACKEND) -> CompileResult:
-    """Compile spec text to module source for `backend`."""
+    """Compile spec text to module source for `backend` (see `backend_for`); the result names
+    the backend actually used."""
     if backend in PLANNED_BACKENDS:
         raise ValueError(f"the {backend} backend is not built yet in attncc {__version__}; use backend='torch'")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     spec = front_end(source, filename)
+    backend = backend_for(spec, backend)
     warnings = analyse_warnings(spec)
     return CompileResult(spec=spec, code=render(spec, backend), warnings=warnings, backend=backend)
