@@ -66,7 +66,11 @@ def cmd_show(args) -> int:
         name, value = item.split("=", 1)
         values[name.strip()] = value.strip()
     sizes = {"B": args.B, "H": args.H, "N": args.N, "M": args.M if args.M else args.N}
-    print(show(source, args.spec, sizes=sizes, param_text=values, batch=args.batch, head=args.head))
+    for name in ("block_m", "block_n"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise _UsageError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(args, name)}")
+    print(show(source, args.spec, sizes=sizes, param_text=values, batch=args.batch, head=args.head,
+               block_m=args.block_m, block_n=args.block_n))
     return 0
 
 
@@ -91,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=0, help="which batch row to draw (default 0)")
     p.add_argument("--head", type=int, default=0, help="which head to draw (default 0)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="a param value for the picture")
+    p.add_argument("--block-m", type=int, default=None,
+                   help="query tile size for the tile counts (default: the spec's first block_m, else 64)")
+    p.add_argument("--block-n", type=int, default=None,
+                   help="key tile size for the tile counts (default: the spec's first block_n, else 64)")
     p.set_defaults(run=cmd_show)
     return parser
 

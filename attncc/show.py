@@ -1,13 +1,14 @@
 """`attncc show`: the spec as the compiler understands it, and a picture of its mask.
 
 Prints the params and inputs, the simplified mask, score, sink, scale, feature and decay, the
-derivatives the backward pass uses, warnings from the analyses, and the mask for one (batch,
-head) drawn with Unicode half blocks (two query rows per text line).
+derivatives the backward pass uses, warnings from the analyses, the mask for one (batch,
+head) drawn with Unicode half blocks (two query rows per text line), and for the softmax family
+how the kernel's tiles classify (empty / full / partial, and how many the key loop visits).
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Optional
 
 import torch
 
@@ -88,24 +89,28 @@ def mask_picture(mask: torch.Tensor) -> list[str]:
     return out
 
 
-def _picture(spec: ir.Spec, sizes: Mapping[str, int], param_text: Mapping[str, str], batch: int, head: int) -> list[str]:
-    from .codegen import render
-    from .loader import _import_source
-
+def _params(spec: ir.Spec, param_text: Mapping[str, str]):
+    """(the params' values, None), or (None, why there are none) for bad or missing values."""
     unknown = sorted(set(param_text) - {p.name for p in spec.params})
     if unknown:
-        return [f"  (no picture: the spec has no param '{unknown[0]}')"]
+        return None, f"the spec has no param '{unknown[0]}'"
     given = {}
     for p in spec.params:
         if p.name in param_text:
             try:
                 given[p.name] = _convert(param_text[p.name], p.type)
             except ValueError as exc:
-                return [f"  (no picture: param '{p.name}': {exc})"]
+                return None, f"param '{p.name}': {exc}"
     try:
-        params = sample_params(spec, given)
+        return sample_params(spec, given), None
     except ValueError as exc:
-        return [f"  (no picture: {exc})"]
+        return None, str(exc)
+
+
+def _picture(spec: ir.Spec, sizes: Mapping[str, int], params: dict, batch: int, head: int) -> list[str]:
+    from .codegen import render
+    from .loader import _import_source
+
     N, M = min(sizes["N"], PICTURE_MAX), min(sizes["M"], PICTURE_MAX)
     full = {"B": sizes["B"], "H": sizes["H"], "HKV": sizes["H"], "N": N, "M": M, "D": 16, "DV": 16}
     inputs = sample_inputs(spec, full, params)
@@ -121,9 +126,33 @@ def _picture(spec: ir.Spec, sizes: Mapping[str, int], param_text: Mapping[str, s
     return lines
 
 
+def _tiles(spec: ir.Spec, sizes: Mapping[str, int], params: dict, block_m: int, block_n: int) -> list[str]:
+    """Tile counts of the kernel's classification at the full sizes, summed over every (b, h)."""
+    from .constfold import ConstFoldError
+    from .tiles import analyse_tiles, tile_counts
+
+    facts = analyse_tiles(spec)
+    full = {"B": sizes["B"], "H": sizes["H"], "HKV": sizes["H"], "N": sizes["N"], "M": sizes["M"], "D": 16, "DV": 16}
+    head = (f"tiles (block_m={block_m}, block_n={block_n}, N={full['N']}, M={full['M']}, "
+            f"summed over B={full['B']} x H={full['H']})")
+    try:
+        c = tile_counts(facts, full, params, sample_inputs(spec, full, params), block_m, block_n)
+    except (ConstFoldError, ValueError, ZeroDivisionError) as exc:
+        return [f"{head}: (no counts: {exc})"]
+    lines = [f"{head}: {c['visited']} visited of {c['total']}; "
+             f"empty {c['empty']}, full {c['full']}, partial {c['partial']}"]
+    if facts.key_ranges is None:
+        lines.append("  keys visited for queries [i_lo, i_hi]: all (no closed form)")
+    else:
+        shown = " + ".join(f"[{format_expr(lo)}, {format_expr(hi)})" for lo, hi in facts.key_ranges) or "none"
+        lines.append(f"  keys visited for queries [i_lo, i_hi]: {shown}")
+    return lines
+
+
 def show(source: str, filename: str, sizes: Mapping[str, int], param_text: Mapping[str, str],
-         batch: int = 0, head: int = 0) -> str:
-    """The text `attncc show` prints for a spec."""
+         batch: int = 0, head: int = 0, block_m: Optional[int] = None, block_n: Optional[int] = None) -> str:
+    """The text `attncc show` prints for a spec. `block_m`/`block_n` (for the tile counts of the
+    softmax family) default to the first value of the spec's `tile` statement, else 64."""
     spec = front_end(source, filename)
     family = "linear attention" if spec.is_linear else "softmax family"
     lines = [f"attention {spec.name} ({family})"]
@@ -138,5 +167,13 @@ def show(source: str, filename: str, sizes: Mapping[str, int], param_text: Mappi
         lines.append("tile: " + ", ".join(f"{k} = {' | '.join(map(str, v))}" for k, v in spec.tile.options))
     for warning in analyse_warnings(spec):
         lines.append(warning.format(source, filename))
-    lines += _picture(spec, sizes, param_text, batch, head)
+    params, why = _params(spec, param_text)
+    if params is None:
+        lines.append(f"  (no picture: {why})")
+        return "\n".join(lines)
+    lines += _picture(spec, sizes, params, batch, head)
+    if not spec.is_linear:
+        block_m = block_m or (spec.tile.get("block_m") or (64,))[0]
+        block_n = block_n or (spec.tile.get("block_n") or (64,))[0]
+        lines += _tiles(spec, sizes, params, block_m, block_n)
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from . import ir
 from .derive import derive
 from .formatting import format_expr
+from .hoist import share
 from .symbolic import simplify_spec
 from .tiles import analyse_tiles
 from .triton_printer import TritonPrinter
@@ -55,22 +56,18 @@ def _depends_on_pairs(expr: ir.Expr) -> bool:
     return bool(ir.free_vars(expr) & {"i", "j"})
 
 
-def _gradient_reads(pairs, spec: ir.Spec, printer: TritonPrinter, first_slot: int) -> list[dict]:
-    """The learnable reads among (load, d/d load) pairs, with their scatter offsets."""
-    reads = []
-    for load, derivative in pairs:
-        if not spec.input(load.input).learnable:
-            continue
-        indices = [printer(x) for x in load.indices]
-        reads.append({
-            "input": load.input,
-            "slot": first_slot + len(reads),
-            "offset": " + ".join(f"({x}) * G_{load.input}_s{k}" for k, x in enumerate(indices)),
-            "inside": " & ".join(f"({x} >= 0) & ({x} < X_{load.input}_d{k})" for k, x in enumerate(indices)),
-            "dcode": printer.as_float(derivative),
-            "pairwise": any(_depends_on_pairs(x) for x in load.indices),
-        })
-    return reads
+def _gradient_read(name: str, slot: int, indices: list[ir.Expr], derivative: ir.Expr,
+                   printer: TritonPrinter) -> dict:
+    """One learnable read for the templates: where its gradient goes, and d(score)/d(read)."""
+    codes = [printer(x) for x in indices]
+    return {
+        "input": name,
+        "slot": slot,
+        "offset": " + ".join(f"({x}) * G_{name}_s{k}" for k, x in enumerate(codes)),
+        "inside": " & ".join(f"({x} >= 0) & ({x} < X_{name}_d{k})" for k, x in enumerate(codes)),
+        "dcode": printer.as_float(derivative),
+        "pairwise": any(_depends_on_pairs(x) for x in indices),
+    }
 
 
 def _argument_lines(names: list[str], indent: str = "    ") -> str:
@@ -87,6 +84,33 @@ def _argument_lines(names: list[str], indent: str = "    ") -> str:
     return "".join(f"\n{indent}{text}" for text in lines)
 
 
+class _Pool:
+    """Expressions gathered under keys, rewritten together (hoisting needs them all at once)."""
+
+    def __init__(self):
+        self.keys: list = []
+        self.exprs: list[ir.Expr] = []
+
+    def add(self, key, expr: ir.Expr) -> None:
+        self.keys.append(key)
+        self.exprs.append(expr)
+
+    def rewrite(self, allowed, prefix: str, min_count: int, only=None):
+        """Share subexpressions (see hoist.share) among the keys in `only` (default: all)."""
+        chosen = [k for k, key in enumerate(self.keys) if only is None or key in only]
+        bindings, new = share([self.exprs[k] for k in chosen], allowed, prefix, min_count)
+        for k, expr in zip(chosen, new):
+            self.exprs[k] = expr
+        return bindings
+
+    def __getitem__(self, key) -> ir.Expr:
+        return self.exprs[self.keys.index(key)]
+
+
+def _binding_lines(bindings, printer: TritonPrinter) -> list[str]:
+    return [f"{name} = {printer(expr)}" for name, expr in bindings]
+
+
 def triton_context(spec: ir.Spec) -> dict:
     """The template context for the triton backend (see the module docstring)."""
     if spec.is_linear:
@@ -95,6 +119,43 @@ def triton_context(spec: ir.Spec) -> dict:
     printer = TritonPrinter()
     derivatives = derive(simple)
     facts = analyse_tiles(simple)
+
+    # Everything printed into the kernels, so that invariants are hoisted from all of it at once.
+    pool = _Pool()
+    pool.add("mask", simple.mask)
+    pool.add("score", simple.score)
+    pool.add("dscore_ds", derivatives.dscore_ds)
+    if simple.norm.sink is not None:
+        pool.add("sink", simple.norm.sink)
+    pool.add("may", facts.may_be_true)
+    pool.add("must", facts.must_be_true)
+    for side, ranges in (("key", facts.key_ranges), ("query", facts.query_ranges)):
+        for k, (lo, hi) in enumerate(ranges or ()):
+            pool.add((side, k, "lo"), lo)
+            pool.add((side, k, "hi"), hi)
+    learnable = {x.name for x in spec.learnable_inputs}
+    reads = {}  # "score" / "sink" -> [(input name, number of indices)] of the learnable reads
+    for where, pairs in (("score", derivatives.dscore_dloads), ("sink", derivatives.dsink_dloads)):
+        reads[where] = []
+        for k, (load, derivative) in enumerate(p for p in pairs if p[0].input in learnable):
+            reads[where].append((load.input, len(load.indices)))
+            pool.add((where, k, "d"), derivative)
+            for n, index in enumerate(load.indices):
+                pool.add((where, k, n), index)
+    program = {"b", "h"} | set(ir.SIZE_SYMBOLS) | {p.name for p in spec.params}
+    invariants = pool.rewrite(program, "inv", 1)
+    bound = program | {name for name, _ in invariants} | {"i_lo", "i_hi", "j_lo", "j_hi"}
+    tile_shared = pool.rewrite(bound, "t", 2, only=("may", "must"))
+
+    def ranges_of(side, original):
+        if original is None:
+            return None
+        return tuple((pool[(side, k, "lo")], pool[(side, k, "hi")]) for k in range(len(original)))
+
+    def reads_of(where, first_slot):
+        return [_gradient_read(name, first_slot + k, [pool[(where, k, n)] for n in range(rank)],
+                               pool[(where, k, "d")], printer)
+                for k, (name, rank) in enumerate(reads[where])]
 
     spec_args = [f"P_{p.name}" for p in spec.params]
     runtime_scalars = ["B", "H", "HKV", "N", "M", "D", "DV"] + list(spec_args)
@@ -106,8 +167,8 @@ def triton_context(spec: ir.Spec) -> dict:
     for x in spec.learnable_inputs:
         grad_args += [f"G_{x.name}"] + [f"G_{x.name}_s{k}" for k in range(len(x.dims))]
 
-    score_grads = _gradient_reads(derivatives.dscore_dloads, simple, printer, 0)
-    sink_grads = _gradient_reads(derivatives.dsink_dloads, simple, printer, len(score_grads))
+    score_grads = reads_of("score", 0)
+    sink_grads = reads_of("sink", len(score_grads))
 
     def record_args(reads):
         return [name for r in reads for name in (f"RV{r['slot']}", f"RI{r['slot']}")]
@@ -115,16 +176,18 @@ def triton_context(spec: ir.Spec) -> dict:
     tile = dict(DEFAULT_TILE)
     tile.update({name: values[0] for name, values in spec.tile.options})
     return {
-        "mask_code": printer(simple.mask),
-        "score_code": printer.as_float(simple.score),
+        "invariant_lines": _binding_lines(invariants, printer),
+        "tile_lines": _binding_lines(tile_shared, printer),
+        "mask_code": printer(pool["mask"]),
+        "score_code": printer.as_float(pool["score"]),
         "scale_code": printer.as_float(simple.scale),
-        "sink_code": printer.as_float(simple.norm.sink) if simple.norm.sink is not None else "",
-        "dscore_ds_code": printer.as_float(derivatives.dscore_ds),
+        "sink_code": printer.as_float(pool["sink"]) if simple.norm.sink is not None else "",
+        "dscore_ds_code": printer.as_float(pool["dscore_ds"]),
         "dscore_ds_text": format_expr(derivatives.dscore_ds),
-        "may_code": _condition(facts.may_be_true, printer),
-        "partial_code": _partial(facts.must_be_true, printer),
-        "key_ranges": _ranges(facts.key_ranges, "M", printer),
-        "query_ranges": _ranges(facts.query_ranges, "N", printer),
+        "may_code": _condition(pool["may"], printer),
+        "partial_code": _partial(pool["must"], printer),
+        "key_ranges": _ranges(ranges_of("key", facts.key_ranges), "M", printer),
+        "query_ranges": _ranges(ranges_of("query", facts.query_ranges), "N", printer),
         "runtime_scalars": runtime_scalars,
         "kernel_extra_args": _argument_lines(spec_args),
         "score_grad_args": _argument_lines(grad_args + record_args(score_grads)) if score_grads else "",

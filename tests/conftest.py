@@ -7,6 +7,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.attn"))
 
+# The triton backend's kernels run under Triton's interpreter here (no GPU): the switch must be
+# set before triton is first imported.
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
 # Compiled modules go to a fresh folder, never the user's cache.
 os.environ["ATTNCC_CACHE_DIR"] = tempfile.mkdtemp(prefix="attncc-test-cache-")
 

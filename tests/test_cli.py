@@ -77,6 +77,35 @@ def test_show_prints_the_simplified_spec_and_a_mask_picture(tmp_path):
     assert "58 of 256 pairs allowed" in out  # 1 + 2 + 3 + 4 * 13
 
 
+def test_show_counts_the_kernel_tiles(tmp_path, capsys):
+    from attncc.cli import main
+
+    spec = tmp_path / "demo.attn"
+    spec.write_text(GOOD)
+    result = run("show", str(spec), "-N", "32", "-H", "2", "--block-m", "8", "--block-n", "8")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    # per head: 4 x 4 tiles; the diagonal and the one below it are partial, the key loop visits
+    # one tile for the first query block and two for each other
+    assert lines[-2] == ("tiles (block_m=8, block_n=8, N=32, M=32, summed over B=1 x H=2): "
+                         "14 visited of 32; empty 18, full 0, partial 14")
+    assert lines[-1] == "  keys visited for queries [i_lo, i_hi]: [max(i_lo - window + 1, 0), min(i_hi + 1, M))"
+
+    def show(*args):
+        assert main(["show", *args]) == 0
+        return capsys.readouterr().out
+
+    out = show(str(spec), "-N", "32", "--block-m", "2", "--block-n", "2", "--param", "window=5")
+    assert "45 visited of 256; empty 211, full 15, partial 30" in out  # 2 x 2 tiles: some full
+    assert "tiles (block_m=64, block_n=64, N=16," in show(str(spec), "-N", "16")  # the default
+    tiled = tmp_path / "tiled.attn"
+    tiled.write_text("attention tiled\nmask = j <= i\ntile block_m = 32 | 64, block_n = 16\n")
+    assert "tiles (block_m=32, block_n=16, N=64, M=64, summed over B=1 x H=1): 6 visited of 8; " \
+        "empty 2, full 2, partial 4" in show(str(tiled), "-N", "64")
+    assert main(["show", str(spec), "--block-n", "0"]) == 2
+    assert "--block-n must be at least 1" in capsys.readouterr().err
+
+
 def test_show_needs_required_params_for_the_picture(tmp_path):
     spec = tmp_path / "w.attn"
     spec.write_text("attention w\nparam width: int\nmask = i // width == j // width\n")

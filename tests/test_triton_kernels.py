@@ -1,0 +1,248 @@
+"""The Triton kernels (run under Triton's interpreter on CPU) against the float64 reference.
+
+The rule is TESTING.md's: for the output, the lse and every gradient (q, k, v, each learnable
+input), with `golden` the torch reference computed in float64,
+
+    max |kernel - golden|  <=  2 * max |reference in the kernel's dtype - golden| + 1e-5,
+
+and nothing NaN or inf (lse is -inf exactly where the golden lse is). Every softmax-family
+example runs at one shape from TESTING.md's awkward lengths (cycled, so the set covers N=1,
+17, 63, 127, 129, 250, 296, N != M, GQA/MQA, D != DV, D = 16/40/64) in float32 and another in
+float16. float64 gradcheck runs on the interpreted kernels for specs covering every norm and a
+learnable input in the score and in the sink.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import pytest
+import torch
+
+import attncc
+from attncc.compiler import front_end
+from attncc.samples import sample_inputs, sample_params
+from conftest import EXAMPLES
+
+SOFTMAX_FAMILY = [p for p in EXAMPLES if front_end(p.read_text(), str(p)).feature is None]
+
+# (B, H, HKV, N, M, D, DV): TESTING.md's lengths, cross attention, GQA and MQA, D != DV.
+SHAPES = [
+    (2, 4, 2, 63, 63, 32, 32),
+    (1, 2, 1, 129, 250, 40, 24),
+    (2, 2, 2, 17, 17, 16, 16),
+    (1, 4, 1, 127, 127, 64, 64),
+    (1, 2, 1, 1, 17, 32, 16),
+    (1, 2, 2, 296, 296, 16, 32),
+    (1, 2, 1, 250, 129, 32, 32),
+]
+# Params that make the gallery's masks bite at these lengths (the defaults are sized for long
+# sequences); everything else keeps its default.
+PARAMS = {
+    "natten1d": {"dilation": 2},
+    "swin2d": {"shift": 2},
+    "softcap": {"cap": 2.0},
+    "sliding_window": {"window": 20},
+    "streaming_sink": {"window": 20},
+    "duo_heads": {"window": 20},
+}
+
+
+@functools.lru_cache(maxsize=None)
+def module(source_or_path: str, backend: str):
+    return attncc.load(source_or_path, backend=backend)
+
+
+def run(mod, spec, q, k, v, params, inputs, do, dlse, **options):
+    """Forward and backward of one module; returns the outputs and gradients by name."""
+    q, k, v = (t.detach().clone().requires_grad_() for t in (q, k, v))
+    learnable = [x.name for x in spec.learnable_inputs]
+    inputs = {n: (t.detach().clone().requires_grad_() if n in learnable else t) for n, t in inputs.items()}
+    softmax = spec.norm.kind == "softmax"
+    result = mod.attention(q, k, v, **params, **inputs, return_lse=softmax, **options)
+    o, lse = result if softmax else (result, None)
+    loss = (o.double() * do).sum()
+    if softmax:
+        loss = loss + torch.where(torch.isfinite(lse), lse.double(), 0.0).mul(dlse).sum()
+    loss.backward()
+    out = {"o": o, "dq": q.grad, "dk": k.grad, "dv": v.grad}
+    if softmax:
+        out["lse"] = lse
+    out.update({f"d{n}": inputs[n].grad for n in learnable})
+    return out
+
+
+def assert_matches_reference(path_or_source, spec, shape, dtype, params, seed=0):
+    """TESTING.md's rule for every output and gradient of the triton module at `shape`."""
+    B, H, HKV, N, M, D, DV = shape
+    sizes = dict(B=B, H=H, HKV=HKV, N=N, M=M, D=D, DV=DV)
+    inputs = sample_inputs(spec, sizes, params, seed=seed + 1)
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(B, H, N, D, generator=g, dtype=torch.float64)
+    k = torch.randn(B, HKV, M, D, generator=g, dtype=torch.float64)
+    v = torch.randn(B, HKV, M, DV, generator=g, dtype=torch.float64)
+    do = torch.randn(B, H, N, DV, generator=g, dtype=torch.float64)
+    dlse = torch.randn(B, H, N, generator=g, dtype=torch.float64)
+
+    def cast(t, to):
+        return t.to(to) if t.is_floating_point() else t
+
+    reference = module(path_or_source, "torch")
+    golden = run(reference, spec, q, k, v, params, {n: cast(t, torch.float64) for n, t in inputs.items()}, do, dlse)
+    low = [cast(t, dtype) for t in (q, k, v)]
+    same_dtype = run(reference, spec, *low, params, inputs, do, dlse)
+    kernel = run(module(path_or_source, "triton"), spec, *low, params, inputs, do, dlse)
+    for name, want in golden.items():
+        got, ref = kernel[name], same_dtype[name]
+        assert got.shape == want.shape and got.dtype == ref.dtype, name
+        if name == "lse":
+            assert torch.equal(torch.isinf(got), torch.isinf(want)), "lse is -inf exactly on fully masked rows"
+            finite = torch.isfinite(want)
+            got, want, ref = got[finite], want[finite], ref[finite]
+        assert torch.isfinite(got).all(), f"{name} has NaN or inf"
+        err = (got.double() - want).abs().max().item() if got.numel() else 0.0
+        err_ref = (ref.double() - want).abs().max().item() if got.numel() else 0.0
+        assert err <= 2 * err_ref + 1e-5, f"{name}: kernel error {err:.3g} > 2 * reference error {err_ref:.3g} + 1e-5"
+
+
+def example_case(path):
+    spec = front_end(path.read_text(), str(path))
+    params = sample_params(spec, PARAMS.get(path.stem))
+    return spec, params
+
+
+@pytest.mark.parametrize("index,path", list(enumerate(SOFTMAX_FAMILY)), ids=lambda x: getattr(x, "stem", ""))
+def test_example_float32(index, path):
+    spec, params = example_case(path)
+    assert_matches_reference(str(path), spec, SHAPES[index % len(SHAPES)], torch.float32, params, seed=index)
+
+
+@pytest.mark.parametrize("index,path", list(enumerate(SOFTMAX_FAMILY)), ids=lambda x: getattr(x, "stem", ""))
+def test_example_float16(index, path):
+    spec, params = example_case(path)
+    assert_matches_reference(str(path), spec, SHAPES[(index + 3) % len(SHAPES)], torch.float16, params, seed=index)
+
+
+def test_dense_cross_attention():
+    path = next(p for p in SOFTMAX_FAMILY if p.stem == "dense")
+    spec = front_end(path.read_text(), str(path))
+    assert_matches_reference(str(path), spec, (1, 2, 1, 129, 63, 40, 40), torch.float32, {})
+
+
+# ----------------------------------------------------------------------------- gradcheck
+
+GRADCHECK = {
+    "causal softmax": "attention c\nmask = j <= i\n",
+    "sink, learnable": "attention s\ninput sinks[H] learnable\nmask = j <= i\nnorm = softmax(sink = sinks[h])\n",
+    "sum": "attention u\nmask = j <= i + 1\nscore = softplus(s)\nnorm = sum\n",
+    "none": "attention n\nscore = sigmoid(s - 1.5)\nnorm = none\n",
+    "learnable bias": "attention r\nparam radius: int = 3\ninput rpb[H, 2 * radius + 1] learnable\n"
+                      "mask = abs(i - j) <= radius\nscore = 2 * tanh(s / 2) + rpb[h, j - i + radius]\n",
+}
+
+
+@pytest.mark.parametrize("name", GRADCHECK)
+def test_gradcheck_interpreted_kernels(name):
+    source = GRADCHECK[name]
+    spec = front_end(source)
+    mod = module(source, "triton")
+    sizes = {"B": 1, "H": 2, "HKV": 1, "N": 9, "M": 11, "D": 4, "DV": 3}
+    params = sample_params(spec)
+    inputs = sample_inputs(spec, sizes, params, seed=1, float_dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    make = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64).requires_grad_()  # noqa: E731
+    q, k, v = make(1, 2, 9, 4), make(1, 1, 11, 4), make(1, 1, 11, 3)
+    learnable = [x.name for x in spec.learnable_inputs]
+    for n in learnable:
+        inputs[n].requires_grad_()
+
+    def f(q, k, v, *learned):
+        return mod.attention(q, k, v, **params, **{**inputs, **dict(zip(learnable, learned))})
+
+    def lse(q, k, v, *learned):
+        return mod.attention(q, k, v, **params, **{**inputs, **dict(zip(learnable, learned))}, return_lse=True)[1]
+
+    args = (q, k, v, *[inputs[n] for n in learnable])
+    assert torch.autograd.gradcheck(f, args, fast_mode=True)
+    if spec.norm.kind == "softmax":
+        assert torch.autograd.gradcheck(lse, args, fast_mode=True)
+
+
+# ----------------------------------------------------------------------------- numerics and shapes
+
+
+def test_fully_masked_rows_give_zero_output_minus_inf_lse_and_zero_gradients():
+    source = "attention late\nmask = j <= i - 5\n"
+    mod = module(source, "triton")
+    q = torch.randn(1, 2, 20, 16, requires_grad=True)
+    k = torch.randn(1, 2, 20, 16, requires_grad=True)
+    v = torch.randn(1, 2, 20, 16, requires_grad=True)
+    o, lse = mod.attention(q, k, v, return_lse=True)
+    assert torch.equal(o[:, :, :5], torch.zeros_like(o[:, :, :5]))
+    assert torch.isneginf(lse[:, :, :5]).all() and torch.isfinite(lse[:, :, 5:]).all()
+    o.sum().backward()
+    for t in (q, k, v):
+        assert torch.isfinite(t.grad).all()
+    assert torch.equal(q.grad[:, :, :5], torch.zeros_like(q.grad[:, :, :5]))
+    assert torch.equal(k.grad[:, :, 15:], torch.zeros_like(k.grad[:, :, 15:]))
+
+
+def test_large_logits_do_not_overflow():
+    path = str(next(p for p in SOFTMAX_FAMILY if p.stem == "causal"))
+    mod = module(path, "triton")
+    ref = module(path, "torch")
+    q, k, v = (torch.randn(1, 2, 33, 16, dtype=torch.float32) for _ in range(3))
+    o = mod.attention(q, k, v, scale=300.0)
+    assert torch.isfinite(o).all()
+    torch.testing.assert_close(o, ref.attention(q.double(), k.double(), v.double(), scale=300.0).float(),
+                               atol=1e-5, rtol=1e-4)
+
+
+def test_floor_division_and_modulo_on_negative_operands():
+    source = ("attention floors\nparam c: int = 3\n"
+              "mask = (i - j) % 4 != 1 and (j - i) // c >= -5\n"
+              "score = s + 0.25 * ((i - j) // c) + 0.125 * ((j - i) % c) + 0.5 * ((i - j) % (-c))\n")
+    spec = front_end(source)
+    assert_matches_reference(source, spec, (1, 2, 1, 37, 45, 16, 16), torch.float32, {"c": 3})
+
+
+def test_non_contiguous_inputs_are_read_through_their_strides():
+    path = str(next(p for p in SOFTMAX_FAMILY if p.stem == "sliding_window"))
+    mod, ref = module(path, "triton"), module(path, "torch")
+    q = torch.randn(2, 40, 4, 32).transpose(1, 2)  # [B, H, N, D] with N and H swapped in memory
+    k = torch.randn(2, 2, 32, 40).transpose(2, 3)
+    v = torch.randn(2, 2, 40, 48)[..., ::2]
+    assert not (q.is_contiguous() or k.is_contiguous() or v.is_contiguous())
+    o = mod.attention(q, k, v, window=9)
+    torch.testing.assert_close(o, ref.attention(q, k, v, window=9), atol=2e-5, rtol=1e-4)
+
+
+def test_deterministic_gradients_match_atomics_and_repeat_bit_for_bit():
+    path = str(next(p for p in SOFTMAX_FAMILY if p.stem == "rpb1d"))
+    spec = front_end(open(path).read(), path)
+    mod = module(path, "triton")
+    q, k, v = (torch.randn(1, 2, 45, 16) for _ in range(3))
+    rpb = torch.randn(2, 2 * 5 + 1)
+
+    def grad(deterministic):
+        table = rpb.clone().requires_grad_()
+        mod.attention(q, k, v, radius=5, rpb=table, deterministic=deterministic).sum().backward()
+        return table.grad
+
+    first, second, atomic = grad(True), grad(True), grad(False)
+    assert spec.learnable_inputs and torch.equal(first, second)
+    torch.testing.assert_close(first, atomic, atol=1e-5, rtol=1e-5)
+
+
+def test_bfloat16_is_refused_clearly_under_the_interpreter():
+    mod = module(str(next(p for p in SOFTMAX_FAMILY if p.stem == "causal")), "triton")
+    q = torch.randn(1, 1, 16, 16, dtype=torch.bfloat16)
+    with pytest.raises(TypeError, match="bfloat16 needs a GPU"):
+        mod.attention(q, q, q)
+
+
+def test_the_generated_module_says_it_was_built_for_triton():
+    mod = module(str(next(p for p in SOFTMAX_FAMILY if p.stem == "causal")), "triton")
+    assert mod.BACKEND == "triton" and mod._INTERPRETED
+    assert math.isfinite(float(mod.attention(*(torch.randn(1, 1, 3, 16) for _ in range(3))).sum()))
