@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import __version__, ir
+from . import ir
 from .check import check
 from .codegen import BACKEND_TEMPLATES, render
 from .errors import Diagnostic
@@ -17,7 +17,6 @@ from .parser import parse
 
 BACKENDS = tuple(BACKEND_TEMPLATES)
 DEFAULT_BACKEND = "triton"
-PLANNED_BACKENDS = ()  # backends named by DSL.md but not generated yet: refused with a clear message
 
 
 @dataclass(frozen=True)
@@ -35,10 +34,8 @@ def front_end(source: str, filename: str = "<spec>") -> ir.Spec:
 
 def analyse_warnings(spec: ir.Spec) -> tuple[Diagnostic, ...]:
     """Warnings about a valid spec (input reads the compiler cannot prove in bounds)."""
-    try:
-        from .bounds import check_reads
-    except ImportError:  # the bounds pass is optional while it is being written
-        return ()
+    from .bounds import check_reads
+
     return tuple(check_reads(spec))
 
 
@@ -56,8 +53,6 @@ def backend_for(spec: ir.Spec, backend: str) -> str:
 def compile_source(source: str, filename: str = "<spec>", backend: str = DEFAULT_BACKEND) -> CompileResult:
     """Compile spec text to module source for `backend` (see `backend_for`); the result names
     the backend actually used."""
-    if backend in PLANNED_BACKENDS:
-        raise ValueError(f"the {backend} backend is not built yet in attncc {__version__}; use backend='torch'")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     spec = front_end(source, filename)

@@ -21,11 +21,26 @@ def run(*args, cwd=None):
 def test_compile_writes_a_module_and_is_byte_identical(tmp_path):
     spec = tmp_path / "demo.attn"
     spec.write_text(GOOD)
-    first, second = tmp_path / "a.py", tmp_path / "b.py"
-    assert run("compile", str(spec), "-o", str(first), "--backend", "torch").returncode == 0
-    assert run("compile", str(spec), "-o", str(second)).returncode == 0
-    assert first.read_bytes() == second.read_bytes()
-    compile(first.read_text(), str(first), "exec")
+    for backend in ("triton", "torch"):
+        first, second = tmp_path / f"{backend}_a.py", tmp_path / f"{backend}_b.py"
+        assert run("compile", str(spec), "-o", str(first), "--backend", backend).returncode == 0
+        assert run("compile", str(spec), "-o", str(second), "--backend", backend).returncode == 0
+        assert first.read_bytes() == second.read_bytes()
+        compile(first.read_text(), str(first), "exec")
+        assert f"BACKEND = '{backend}'" in first.read_text()
+
+
+def test_default_backend_is_triton_and_linear_specs_get_the_reference(tmp_path):
+    spec = tmp_path / "demo.attn"
+    spec.write_text(GOOD)
+    result = run("compile", str(spec), "-o", str(tmp_path / "demo.py"))
+    assert result.returncode == 0 and "(triton backend)" in result.stderr
+    assert "@triton.jit" in (tmp_path / "demo.py").read_text()
+    linear = tmp_path / "lin.attn"
+    linear.write_text("attention lin\nfeature = elu(x) + 1\nnorm = sum\n")
+    result = run("compile", str(linear), "-o", str(tmp_path / "lin.py"))
+    assert result.returncode == 0 and "(torch backend; linear attention has no triton kernels yet" in result.stderr
+    assert attncc.load(linear.read_text()).BACKEND == "torch"
 
 
 def test_compile_default_output_and_stdout(tmp_path):
@@ -60,8 +75,8 @@ def test_usage_errors_are_short(tmp_path):
     assert result.returncode == 2 and "no such spec file" in result.stderr and "Traceback" not in result.stderr
     spec = tmp_path / "demo.attn"
     spec.write_text(GOOD)
-    result = run("compile", str(spec), "--backend", "triton", "-o", str(tmp_path / "x.py"))
-    assert result.returncode == 2 and "use --backend torch" in result.stderr
+    result = run("compile", str(spec), "--backend", "cuda", "-o", str(tmp_path / "x.py"))
+    assert result.returncode == 2 and "invalid choice: 'cuda'" in result.stderr
 
 
 def test_show_prints_the_simplified_spec_and_a_mask_picture(tmp_path):
@@ -144,10 +159,10 @@ def test_load_raises_spec_error_with_the_diagnostics():
         raise AssertionError("a bad spec loaded")
 
 
-def test_load_names_the_missing_backend():
+def test_load_names_an_unknown_backend():
     try:
-        attncc.load(GOOD, backend="triton")
+        attncc.load(GOOD, backend="cuda")
     except ValueError as exc:
-        assert "the triton backend is not built yet" in str(exc) and "backend='torch'" in str(exc)
+        assert "unknown backend 'cuda'; expected one of torch, triton" in str(exc)
     else:
-        raise AssertionError("an unbuilt backend loaded")
+        raise AssertionError("an unknown backend loaded")

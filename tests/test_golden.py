@@ -1,4 +1,5 @@
-"""Golden files: the torch reference modules generated for examples/ are checked in.
+"""Golden files: the modules generated for examples/ are checked in (the torch reference for every
+example, the triton module for every example the triton backend builds).
 
 A change to the generator that alters any of them fails here, so it shows up in review.
 To accept an intended change, regenerate them:
@@ -12,21 +13,28 @@ import os
 
 import pytest
 
-from attncc.compiler import compile_source
+from attncc.compiler import compile_source, front_end
 from conftest import EXAMPLES, ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = os.environ.get("ATTNCC_UPDATE_GOLDEN") == "1"
 
 
-def golden_path(example):
-    return GOLDEN / f"{example.stem}.torch.py.golden"
+def golden_path(example, backend):
+    return GOLDEN / f"{example.stem}.{backend}.py.golden"
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_generated_module_matches_golden(example):
-    code = compile_source(example.read_text(), str(example.relative_to(ROOT)), "torch").code
-    path = golden_path(example)
+def cases():
+    for example in EXAMPLES:
+        yield example, "torch"
+        if front_end(example.read_text(), str(example)).feature is None:
+            yield example, "triton"
+
+
+@pytest.mark.parametrize("example,backend", list(cases()), ids=lambda x: getattr(x, "stem", x))
+def test_generated_module_matches_golden(example, backend):
+    code = compile_source(example.read_text(), str(example.relative_to(ROOT)), backend).code
+    path = golden_path(example, backend)
     if UPDATE:
         GOLDEN.mkdir(exist_ok=True)
         path.write_text(code)
@@ -38,12 +46,13 @@ def test_generated_module_matches_golden(example):
 
 
 def test_no_stale_golden_files():
-    names = {golden_path(e).name for e in EXAMPLES}
+    names = {golden_path(e, backend).name for e, backend in cases()}
     stale = sorted(p.name for p in GOLDEN.glob("*.golden") if p.name not in names)
     assert not stale, f"golden files without an example: {stale}"
 
 
 @pytest.mark.parametrize("example", EXAMPLES[:5], ids=lambda p: p.stem)
-def test_generation_is_deterministic(example):
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_generation_is_deterministic(example, backend):
     source = example.read_text()
-    assert compile_source(source, "a.attn", "torch").code == compile_source(source, "a.attn", "torch").code
+    assert compile_source(source, "a.attn", backend).code == compile_source(source, "a.attn", backend).code
