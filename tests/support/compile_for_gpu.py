@@ -3,7 +3,7 @@
 Run as a script in a process where TRITON_INTERPRET is 0 (the interpreter accepts code that the
 compiler rejects: scalar/tensor mixes, dtype changes across branches, constexpr misuse):
 
-    python tests/support/compile_for_gpu.py SPEC.attn [dtype ...]
+    python tests/support/compile_for_gpu.py SPEC.attn [dtype ...] [D=96] [DV=80]
 
 It loads the triton module, records the launches of a forward and a backward pass on CPU
 tensors instead of running them, and compiles each recorded kernel with `triton.compile` for
@@ -51,13 +51,13 @@ def signature_of(kernel, args, constants):
     return signature, constexprs
 
 
-def main(path, dtypes):
+def main(path, dtypes, D=64, DV=64):
     mod = attncc.load(path, backend="triton")
     spec = front_end(open(path).read(), path)
     launches = []
     mod._check_device = lambda q: None
     mod._launch = lambda kernel, grid, args, constants: launches.append((kernel, args, dict(constants)))
-    sizes = {"B": 1, "H": 2, "HKV": 1, "N": 40, "M": 40, "D": 64, "DV": 64}
+    sizes = {"B": 1, "H": 2, "HKV": 1, "N": 40, "M": 40, "D": D, "DV": DV}
     params = sample_params(spec)
     failed = False
     for dtype in dtypes:
@@ -65,16 +65,16 @@ def main(path, dtypes):
         learn = [x.name for x in spec.learnable_inputs]
         for name in learn:
             inputs[name].requires_grad_()
-        q = torch.zeros(1, 2, 40, 64, dtype=dtype, requires_grad=True)
-        k = torch.zeros(1, 1, 40, 64, dtype=dtype, requires_grad=True)
-        v = torch.zeros(1, 1, 40, 64, dtype=dtype, requires_grad=True)
+        q = torch.zeros(1, 2, 40, D, dtype=dtype, requires_grad=True)
+        k = torch.zeros(1, 1, 40, D, dtype=dtype, requires_grad=True)
+        v = torch.zeros(1, 1, 40, DV, dtype=dtype, requires_grad=True)
         for deterministic in (False, True) if learn else (False,):
             launches.clear()
             out = mod.attention(q, k, v, **params, **inputs, deterministic=deterministic)
             out.float().sum().backward()
             for kernel, args, constants in launches:
                 options = {key: constants.pop(key) for key in ("num_warps", "num_stages") if key in constants}
-                label = f"{kernel.fn.__name__} {str(dtype)[6:]} deterministic={deterministic}"
+                label = f"{kernel.fn.__name__} {str(dtype)[6:]} D={D} DV={DV} deterministic={deterministic}"
                 try:
                     signature, constexprs = signature_of(kernel, args, constants)
                     triton.compile(ASTSource(kernel, signature, constexprs), target=TARGET, options=options)
@@ -86,5 +86,6 @@ def main(path, dtypes):
 
 
 if __name__ == "__main__":
-    chosen = [getattr(torch, name) for name in sys.argv[2:]] or [torch.float16]
-    sys.exit(main(sys.argv[1], chosen))
+    sizes = dict(arg.split("=") for arg in sys.argv[2:] if "=" in arg)
+    chosen = [getattr(torch, name) for name in sys.argv[2:] if "=" not in name] or [torch.float16]
+    sys.exit(main(sys.argv[1], chosen, **{k: int(v) for k, v in sizes.items()}))
