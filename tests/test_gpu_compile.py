@@ -26,7 +26,7 @@ CASES = [
     ("sigmoid_attn", ["float16"]),
     ("causal", ["bfloat16", "float32", "float64"]),
     ("softcap", ["bfloat16", "D=96", "DV=80"]),
-    ("alibi", ["float16", "D=256", "DV=256"]),
+    ("alibi", ["float16", "float32", "D=256", "DV=256"]),
     ("sliding_window", ["float16", "D=40", "DV=16"]),
 ]
 

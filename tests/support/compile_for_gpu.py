@@ -7,7 +7,8 @@ compiler rejects: scalar/tensor mixes, dtype changes across branches, constexpr 
 
 It loads the triton module, records the launches of a forward and a backward pass on CPU
 tensors instead of running them, and compiles each recorded kernel with `triton.compile` for
-sm_90 down to a cubin (Triton ships ptxas). Prints one line per kernel; exits 1 on any failure.
+sm_90 down to a cubin (Triton ships ptxas), and checks its shared memory fits an sm_90 block.
+Prints one line per kernel; exits 1 on any failure.
 """
 
 import os
@@ -27,6 +28,7 @@ from attncc.samples import sample_inputs, sample_params  # noqa: E402
 TYPE_CODES = {torch.float16: "fp16", torch.bfloat16: "bf16", torch.float32: "fp32", torch.float64: "fp64",
               torch.int32: "i32", torch.int64: "i64", torch.uint8: "u8", torch.bool: "i1"}
 TARGET = GPUTarget("cuda", 90, 32)
+SHARED_MEMORY_LIMIT = 232448  # bytes per block on sm_90 (227 KiB): more cannot launch
 
 
 def signature_of(kernel, args, constants):
@@ -77,8 +79,11 @@ def main(path, dtypes, D=64, DV=64):
                 label = f"{kernel.fn.__name__} {str(dtype)[6:]} D={D} DV={DV} deterministic={deterministic}"
                 try:
                     signature, constexprs = signature_of(kernel, args, constants)
-                    triton.compile(ASTSource(kernel, signature, constexprs), target=TARGET, options=options)
-                    print(f"ok   {label}")
+                    compiled = triton.compile(ASTSource(kernel, signature, constexprs), target=TARGET, options=options)
+                    shared = compiled.metadata.shared
+                    if shared > SHARED_MEMORY_LIMIT:
+                        raise RuntimeError(f"needs {shared} bytes of shared memory; sm_90 has {SHARED_MEMORY_LIMIT}")
+                    print(f"ok   {label} shared={shared}")
                 except Exception as exc:  # report every kernel, then fail
                     failed = True
                     print(f"FAIL {label}: {type(exc).__name__}: {exc}")
