@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 
 import pytest
 import torch
@@ -246,3 +247,26 @@ def test_the_generated_module_says_it_was_built_for_triton():
     mod = module(str(next(p for p in SOFTMAX_FAMILY if p.stem == "causal")), "triton")
     assert mod.BACKEND == "triton" and mod._INTERPRETED
     assert math.isfinite(float(mod.attention(*(torch.randn(1, 1, 3, 16) for _ in range(3))).sum()))
+
+
+def test_a_late_interpreter_switch_is_named_not_crashed(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = (
+        "import os, torch, triton\n"  # triton first, without the interpreter
+        "os.environ.pop('TRITON_INTERPRET', None)\n"
+        "import attncc\n"
+        "mod = attncc.load('attention c\\nmask = j <= i\\n')\n"
+        "q = torch.randn(1, 1, 4, 16)\n"
+        "try:\n"
+        "    mod.attention(q, q, q)\n"
+        "except RuntimeError as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert "set TRITON_INTERPRET=1 before triton is first imported" in result.stdout, result.stderr[-2000:]
