@@ -163,12 +163,14 @@ def triton_context(spec: ir.Spec) -> dict:
         dims = [f"X_{x.name}_d{k}" for k in range(len(x.dims))]
         spec_args += [f"X_{x.name}"] + [f"X_{x.name}_s{k}" for k in range(len(x.dims))] + dims
         runtime_scalars += dims
-    grad_args = []
-    for x in spec.learnable_inputs:
-        grad_args += [f"G_{x.name}"] + [f"G_{x.name}_s{k}" for k in range(len(x.dims))]
-
     score_grads = reads_of("score", 0)
     sink_grads = reads_of("sink", len(score_grads))
+    # Learnable inputs the spec never reads get no gradient (None), as under torch autograd.
+    read = {r["input"] for r in score_grads + sink_grads}
+    learnable_read = [x for x in spec.learnable_inputs if x.name in read]
+    grad_args = []
+    for x in learnable_read:
+        grad_args += [f"G_{x.name}"] + [f"G_{x.name}_s{k}" for k in range(len(x.dims))]
 
     def record_args(reads):
         return [name for r in reads for name in (f"RV{r['slot']}", f"RI{r['slot']}")]
@@ -195,7 +197,7 @@ def triton_context(spec: ir.Spec) -> dict:
         "score_grads": score_grads,
         "sink_grads": sink_grads,
         "input_names": tuple(x.name for x in spec.inputs),
-        "learnable_names": tuple(x.name for x in spec.learnable_inputs),
+        "learnable_names": tuple(x.name for x in learnable_read),
         "score_slots": tuple(r["input"] for r in score_grads),
         "sink_slots": tuple(r["input"] for r in sink_grads),
         "block_m": tile["block_m"],

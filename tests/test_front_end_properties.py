@@ -3,8 +3,9 @@
 (a) random token soups and (b) mutations of valid specs (examples/*.attn plus the specs below,
 which between them use every statement) either parse and check, or raise SpecError whose every
 diagnostic has a position inside the file and a message, and whose render() works. Never any
-other exception. Specs that check are also compiled with the torch backend; the generated module
-must compile as Python and import (define its functions) without error.
+other exception. Specs that check are also compiled with the torch and triton backends; each
+generated module must compile as Python and import (define its functions and kernels) without
+error.
 """
 
 from __future__ import annotations
@@ -139,15 +140,16 @@ def assert_clean(source: str, compile_code: bool = False) -> str:
 
 
 def compile_generated(source: str, spec) -> None:
-    try:
-        result = compiler.compile_source(source, "prop.attn", "torch")
-    except SpecError as exc:  # a later pass may still refuse the spec, cleanly
-        assert exc.diagnostics and exc.render()
-        return
-    code = compile(result.code, f"<attncc module for {spec.name}>", "exec")
-    namespace: dict = {"__name__": "attncc_prop_module"}
-    exec(code, namespace)  # defines the functions; nothing runs on tensors
-    assert callable(namespace["attention"]) and namespace[spec.name] is namespace["attention"]
+    for backend in ("torch", "triton"):
+        try:
+            result = compiler.compile_source(source, "prop.attn", backend)
+        except SpecError as exc:  # a later pass may still refuse the spec, cleanly
+            assert exc.diagnostics and exc.render()
+            return
+        code = compile(result.code, f"<attncc {backend} module for {spec.name}>", "exec")
+        namespace: dict = {"__name__": f"attncc_prop_module_{backend}"}
+        exec(code, namespace)  # defines the functions (and kernels); nothing runs on tensors
+        assert callable(namespace["attention"]) and namespace[spec.name] is namespace["attention"]
 
 
 # ------------------------------------------------------------------------- (a) token soups
