@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from support.odd_specs import ODD_SPECS
 
 CASES = [
     ("natten2d", ["float16"]),
@@ -31,14 +32,25 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("name,dtypes", CASES, ids=[c[0] for c in CASES])
-def test_kernels_compile_for_sm90(name, dtypes):
+def compile_for_gpu(spec_path, args, learnable):
     script = ROOT / "tests" / "support" / "compile_for_gpu.py"
     env = {**os.environ, "TRITON_INTERPRET": "0", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, str(script), str(ROOT / "examples" / f"{name}.attn"), *dtypes],
+    result = subprocess.run([sys.executable, str(script), str(spec_path), *args],
                             capture_output=True, text=True, env=env, timeout=600)
     report = [line for line in result.stdout.splitlines() if line.startswith(("ok", "FAIL"))]
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    runs = len([d for d in dtypes if "=" not in d])
-    kernels = 4 * runs * (2 if name in ("rpb1d", "softmax_sink") else 1)  # deterministic too
+    runs = len([a for a in args if "=" not in a])
+    kernels = 4 * runs * (2 if learnable else 1)  # with learnable inputs, deterministic=True too
     assert len(report) == kernels and all(line.startswith("ok") for line in report), "\n".join(report)
+
+
+@pytest.mark.parametrize("name,dtypes", CASES, ids=[c[0] for c in CASES])
+def test_kernels_compile_for_sm90(name, dtypes):
+    compile_for_gpu(ROOT / "examples" / f"{name}.attn", dtypes, name in ("rpb1d", "softmax_sink"))
+
+
+@pytest.mark.parametrize("name", sorted(ODD_SPECS))
+def test_odd_specs_compile_for_sm90(name, tmp_path):
+    path = tmp_path / f"{name}.attn"
+    path.write_text(ODD_SPECS[name])
+    compile_for_gpu(path, ["float16"], "learnable" in ODD_SPECS[name])
