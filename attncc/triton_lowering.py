@@ -64,7 +64,7 @@ def _gradient_read(name: str, slot: int, indices: list[ir.Expr], derivative: ir.
         "input": name,
         "slot": slot,
         "offset": " + ".join(f"({x}) * G_{name}_s{k}" for k, x in enumerate(codes)),
-        "inside": " & ".join(f"({x} >= 0) & ({x} < X_{name}_d{k})" for k, x in enumerate(codes)),
+        "inside": printer.inside(indices, f"X_{name}"),
         "dcode": printer.as_float(derivative),
         "pairwise": any(_depends_on_pairs(x) for x in indices),
     }

@@ -92,7 +92,7 @@ class TritonPrinter:
         indices = [self.print(x) for x in e.indices]
         base = f"X_{e.input}"
         offset = " + ".join(f"({x}) * {base}_s{k}" for k, x in enumerate(indices))
-        inside = " & ".join(f"({x} >= 0) & ({x} < {base}_d{k})" for k, x in enumerate(indices))
+        inside = self.inside(e.indices, base)
         # `!= 0` makes the interpreter build a fresh mask array: it rejects broadcast views.
         read = f"tl.load({base} + {offset}, mask=({inside}) != 0, other=0)"
         if e.type == FLOAT:
@@ -100,6 +100,16 @@ class TritonPrinter:
         if e.type == BOOL:
             return f"({read} != 0)"
         return read
+
+    def inside(self, indices, base: str) -> str:
+        """The test that `indices` lie inside the input whose sizes are `<base>_d0, ...`."""
+        tests = []
+        for k, index in enumerate(indices):
+            x = self.print(index)
+            if not non_negative(index):
+                tests.append(f"({x} >= 0)")
+            tests.append(f"({x} < {base}_d{k})")
+        return " & ".join(tests)
 
     def op(self, e: ir.Op) -> str:
         a, name = e.args, e.op
