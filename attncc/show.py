@@ -129,7 +129,8 @@ def _picture(spec: ir.Spec, sizes: Mapping[str, int], params: dict, batch: int, 
 def _tiles(spec: ir.Spec, sizes: Mapping[str, int], params: dict, block_m: int, block_n: int) -> list[str]:
     """Tile counts of the kernel's classification at the full sizes, summed over every (b, h)."""
     from .constfold import ConstFoldError
-    from .tiles import analyse_tiles, tile_counts
+    from .tile_counts import tile_counts
+    from .tiles import analyse_tiles
 
     facts = analyse_tiles(spec)
     full = {"B": sizes["B"], "H": sizes["H"], "HKV": sizes["H"], "N": sizes["N"], "M": sizes["M"], "D": 16, "DV": 16}

@@ -15,7 +15,8 @@ from attncc import ir
 from attncc.compiler import front_end
 from attncc.constfold import evaluate
 from attncc.samples import sample_inputs, sample_params
-from attncc.tiles import I_HI, I_LO, J_HI, J_LO, _reader, analyse_tiles, classify_tiles, tile_counts, visited_tiles
+from attncc.tile_counts import classify_tiles, reader, tile_counts, visited_tiles
+from attncc.tiles import I_HI, I_LO, J_HI, J_LO, analyse_tiles
 from conftest import EXAMPLES
 
 SMALL_PARAMS = {"window": 5, "width": 8, "radius": 1, "chunk": 8, "prefix": 6, "sinks": 2, "block": 2,
@@ -50,7 +51,7 @@ def check(source: str, N: int, M: int, block_m: int, block_n: int, params=None, 
     mask = attncc.load(source, backend="torch")._mask(sizes, params, inputs)
     for b, h in itertools.product(range(B), range(H)):
         grid = classify_tiles(facts, sizes, params, inputs, block_m, block_n, b, h)
-        env = {**sizes, **params, "b": b, "h": h, **{k: _reader(v) for k, v in inputs.items()}}
+        env = {**sizes, **params, "b": b, "h": h, **{k: reader(v) for k, v in inputs.items()}}
         for ti, i0 in enumerate(range(0, N, block_m)):
             for tj, j0 in enumerate(range(0, M, block_n)):
                 tile = mask[b, h, i0:i0 + block_m, j0:j0 + block_n]
