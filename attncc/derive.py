@@ -49,6 +49,8 @@ def _clean(d):
     d = d.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
     d = d.replace(lambda e: isinstance(e, sp.Derivative) and isinstance(e.expr, (sp.floor, sp.ceiling)),
                   lambda e: sp.S.Zero)
+    # The chain rule through a compound argument leaves Subs(f'(t), t, arg): evaluate what is left.
+    d = d.replace(lambda e: isinstance(e, sp.Subs), lambda e: e.doit())
     if d.has(sp.Derivative):
         raise ValueError(f"cannot differentiate: {d}")
     return d

@@ -107,7 +107,7 @@ USEFUL = {  # name: (params, N, block size)
     "rpb2d": ({"width": 16, "window": 8}, 256, 8),
     "halo2d": ({"width": 16, "block": 8, "halo": 1}, 256, 8),
 }
-NO_QUERY_FORM = {"prefix_lm", "natten1d", "natten2d"}  # prefix keys are seen by every query; shifted windows
+NO_QUERY_FORM = {"natten1d", "natten2d"}  # shifted windows: the window start is a min/max of i
 NO_KEY_FORM = {"s2_sharded"}  # its shard blocks are not affine: the causal range is all it gets
 
 
@@ -140,7 +140,9 @@ def test_closed_forms_of_the_usual_masks():
     assert ranges("j <= i and i - j < window", "query_ranges") == [("j_lo", "min(window + j_hi, N)")]
     assert ranges("j < sinks or (j <= i and i - j < window)") == [
         ("0", "min(sinks, M)"), ("max(i_lo - window + 1, 0)", "min(i_hi + 1, M)")]
-    assert ranges("j < sinks or (j <= i and i - j < window)", "query_ranges") is None  # sinks: every query
+    # a sink key is seen by every query; a key past the sinks only by its window
+    assert ranges("j < sinks or (j <= i and i - j < window)", "query_ranges") == [
+        ("0", "where(j_lo < sinks, N, 0)"), ("j_lo", "min(window + j_hi, N)")]
     assert ranges("j < prefix or j <= i") == [("0", "min(prefix, M)"), ("0", "min(i_hi + 1, M)")]
     assert ranges("j <= i + M - N") == [("0", "min(i_hi + M - N + 1, M)")]
     assert ranges("abs(i - j) <= window") == [("max(i_lo - window, 0)", "min(window + i_hi + 1, M)")]
