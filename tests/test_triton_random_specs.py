@@ -3,7 +3,7 @@
 hypothesis writes specs over the whole expression language — int arithmetic with floor `//`
 and `%` on negative operands, comparisons, `and`/`or`/`not`, `where`, clamp, every float
 function, param and input reads (learnable float tables, int tables, bool flags, a sorted
-document id), sinks and every norm — and each one is compiled with both backends and run in
+document id), float comparisons in masks, sinks, every norm, a spec scale and small tiles — and each one is compiled with both backends and run in
 float64 on shapes with several tiles each way (N != M, GQA). Outputs, lse and every gradient
 must agree. This is what the kernels owe the language, not just the gallery.
 """
@@ -77,8 +77,10 @@ def bools(depth):
     leaf = st.sampled_from(BOOL_LEAVES)
     compare = st.tuples(ints(max(depth - 1, 0)), st.sampled_from(("<", "<=", ">", ">=", "==", "!=")),
                         ints(max(depth - 1, 0))).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
+    float_compare = st.tuples(st.sampled_from(FLOAT_LEAVES[1:] + ("i * w",)), st.sampled_from(("<", ">=")),
+                              st.sampled_from(("w", "0.25", "j * 0.5"))).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
     if depth == 0:
-        return st.one_of(leaf, compare)
+        return st.one_of(leaf, compare, float_compare)
     sub = bools(depth - 1)
     return st.one_of(
         leaf, compare,
@@ -98,7 +100,9 @@ def specs(draw):
         score = f"softplus({score}) + 0.1"
     elif norm == "none":
         score = f"sigmoid({score})"
-    return HEADER + f"mask = {mask}\nscore = {score}\nnorm = {norm}\n"
+    scale = draw(st.sampled_from(("", "scale = 0.5\n", "scale = w / sqrt(D)\n")))
+    tile = draw(st.sampled_from(("", "", "tile block_m = 16, block_n = 32\n")))
+    return HEADER + f"mask = {mask}\nscore = {score}\nnorm = {norm}\n" + scale + tile
 
 
 def run(mod, spec, tensors, inputs, do, softmax):
