@@ -124,7 +124,10 @@ def triton_context(spec: ir.Spec) -> dict:
     pool = _Pool()
     pool.add("mask", simple.mask)
     pool.add("score", simple.score)
-    pool.add("dscore_ds", derivatives.dscore_ds)
+    # d score/ds in terms of the score the kernel already holds where a rewrite exists (softcap:
+    # 1 - score^2 / cap^2, no second tanh), else in terms of s.
+    dscore_ds = derivatives.dscore_ds_from_score or derivatives.dscore_ds
+    pool.add("dscore_ds", dscore_ds)
     if simple.norm.sink is not None:
         pool.add("sink", simple.norm.sink)
     pool.add("may", facts.may_be_true)
@@ -185,7 +188,7 @@ def triton_context(spec: ir.Spec) -> dict:
         "scale_code": printer.as_float(simple.scale),
         "sink_code": printer.as_float(pool["sink"]) if simple.norm.sink is not None else "",
         "dscore_ds_code": printer.as_float(pool["dscore_ds"]),
-        "dscore_ds_text": format_expr(derivatives.dscore_ds),
+        "dscore_ds_text": format_expr(dscore_ds),
         "may_code": _condition(pool["may"], printer),
         "partial_code": _partial(pool["must"], printer),
         "key_ranges": _ranges(ranges_of("key", facts.key_ranges), "M", printer),
