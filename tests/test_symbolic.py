@@ -46,7 +46,7 @@ SCORES = [
     "sin(s) * cos(s) + erf(s)", "pow(2, s / 4) + sign(s) * s", "s + 0 * s + 1.0 - 1.0", "-(-s)", "s / cap / cap",
     "where(flag and img[b, i], s + alpha[h], -s)", "s * exp(-(i - j) * 0.1)", "s + floor(s) - ceil(s)",
     "(s + 1) * (s - 1) - s * s", "s + where(doc[b, i] == doc[b, j], 0.0, -inf)",
-    "s + floor(2 * s) - ceil(s / 3 + 1)", "sign(3 * s) * s",
+    "s + floor(2 * s) - ceil(s / 3 + 1)", "sign(3 * s) * s", "min(where(img[b, i], h, s), j) + s",
 ]
 MASKS = [
     "j <= i", "j <= i and i - j < window", "abs(i - j) <= radius", "j // width <= i // width",
@@ -54,6 +54,7 @@ MASKS = [
     "doc[b, i] == doc[b, j] and j <= i", "j <= i or (img[b, i] and img[b, j])", "flag != (j < i)",
     "-7 // 2 <= j - i and (j - i) % -3 != 1 and (i - 2 * j) // 4 >= -2", "i + 1 - 1 >= j + 0 and true",
     "max(i, j) - min(i, j) < clamp(window, 1, 5)", "where(i > 3, j < i, j == 0)", "i * i >= j * (j + 1) - j",
+    "j - where(img[b, i], i, j // 2) < 3",
 ]
 FEATURES = ["elu(x) + 1", "relu(x)", "exp(x)", "silu(x)", "taylor2(x)", "taylor2(x * 0.5 + 1)", "x"]
 
