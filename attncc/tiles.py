@@ -531,7 +531,7 @@ def _ranges(iv: _Intervals, mask: ir.Expr, var: str, limit: ir.Expr):
         for atom in conj:
             if var not in ir.free_vars(atom):  # gates the disjunct: may it hold on this tile?
                 guard = _op("and", guard, atom if _fixed(atom) else iv.cond(atom)[0])
-            elif isinstance(atom, ir.Op) and atom.op in _NEGATE and atom.args[0].type == INT:
+            elif isinstance(atom, ir.Op) and atom.op in _NEGATE and atom.args[0].type == INT == atom.args[1].type:
                 for side, bound in _bounds(iv, atom, var):
                     (lows if side == "lo" else highs).append(bound)
         if not lows and not highs and guard == ir.TRUE:

@@ -88,8 +88,9 @@ def bools(depth):
     leaf = st.sampled_from(BOOL_LEAVES)
     compare = st.tuples(ints(max(depth - 1, 0)), st.sampled_from(("<", "<=", ">", ">=", "==", "!=")),
                         ints(max(depth - 1, 0))).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
-    float_compare = st.tuples(st.sampled_from(FLOAT_LEAVES[1:] + ("i * w",)), st.sampled_from(("<", ">=")),
-                              st.sampled_from(("w", "0.25", "j * 0.5"))).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
+    float_compare = st.tuples(st.sampled_from(FLOAT_LEAVES[1:] + ("i * w", "i", "j - i")), st.sampled_from(("<", ">=")),
+                              st.sampled_from(("w", "0.25", "j * 0.5", "pi", "2.5 * p"))).map(
+                                  lambda t: f"({t[0]} {t[1]} {t[2]})")
     if depth == 0:
         return st.one_of(leaf, compare, float_compare)
     sub = bools(depth - 1)
