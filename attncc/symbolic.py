@@ -31,7 +31,8 @@ import sympy as sp
 from . import constfold, ir
 from .ir import BOOL, FLOAT, INT
 from .typing_rules import TypeRuleError, result_type
-from .sympy_functions import Elu, Exp2, FloorDiv, Gelu, Log1p, Log2, PyMod, Relu, Sigmoid, Silu, Softplus
+from .sympy_functions import (Elu, Exp2, FloorDiv, Gelu, Log1p, Log2, PyMod, Relu, Sigmoid, Silu, Softplus,
+                              relation_as_logic)
 
 
 class Unsupported(Exception):
@@ -113,26 +114,8 @@ def to_sympy(expr: ir.Expr):
         return sp.Piecewise((a[1], a[0]), (a[2], True))
     if op in _OPS_TO:
         out = _OPS_TO[op](*a)
-        return _relation_as_logic(out) if op in ("eq", "ne", "lt", "le", "gt", "ge") else out
+        return relation_as_logic(out) if op in ("eq", "ne", "lt", "le", "gt", "ge") else out
     raise Unsupported(f"op '{op}' has no sympy form")
-
-
-def _relation_as_logic(rel):
-    """A comparison whose operands hold a Piecewise (a `where`), as and/or of plain comparisons.
-
-    sympy's Piecewise mangles such a comparison when it is used as a condition (it keeps the
-    first branch only), so `where(j - where(c, h, s) > 0, ...)` must never reach it as is.
-    """
-    if not rel.has(sp.Piecewise):
-        return rel
-    folded = sp.piecewise_fold(rel)
-    if not isinstance(folded, sp.Piecewise):
-        return folded
-    terms, earlier_false = [], sp.true
-    for value, cond in folded.args:
-        terms.append(sp.And(earlier_false, cond, value))
-        earlier_false = sp.And(earlier_false, sp.Not(cond))
-    return sp.Or(*terms)
 
 
 # ---------------------------------------------------------------- sympy -> IR

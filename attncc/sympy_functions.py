@@ -39,6 +39,24 @@ class _Float1(sp.Function):
         return True if self.positive and self.args[0].is_real else None
 
 
+def relation_as_logic(rel):
+    """A comparison whose operands hold a Piecewise (a `where`), as and/or of plain comparisons.
+
+    sympy's Piecewise mangles such a comparison when it is used as a condition (it keeps only
+    the first branch of the inner Piecewise), so no condition may reach it in that form.
+    """
+    if not rel.has(sp.Piecewise):
+        return rel
+    folded = sp.piecewise_fold(rel)
+    if not isinstance(folded, sp.Piecewise):
+        return folded
+    terms, earlier_false = [], sp.true
+    for value, cond in folded.args:
+        terms.append(sp.And(earlier_false, cond, value))
+        earlier_false = sp.And(earlier_false, sp.Not(cond))
+    return sp.Or(*terms)
+
+
 def _float_function(name: str, derivative, positive: bool = False):
     attrs = {"scalar": name.lower(), "positive": positive, "derivative": staticmethod(derivative)}
     return type(name, (_Float1,), attrs)
@@ -49,7 +67,7 @@ Softplus = _float_function("Softplus", lambda x, f: Sigmoid(x), positive=True)
 Silu = _float_function("Silu", lambda x, f: Sigmoid(x) * (1 + x * (1 - Sigmoid(x))))
 Gelu = _float_function("Gelu", lambda x, f: (1 + sp.erf(x / sp.sqrt(2))) / 2
                        + x * sp.exp(-x ** 2 / 2) / sp.sqrt(2 * sp.pi))
-Elu = _float_function("Elu", lambda x, f: sp.Piecewise((1, x > 0), (sp.exp(x), True)))
+Elu = _float_function("Elu", lambda x, f: sp.Piecewise((1, relation_as_logic(x > 0)), (sp.exp(x), True)))
 Exp2 = _float_function("Exp2", lambda x, f: sp.log(2) * f, positive=True)
 Log2 = _float_function("Log2", lambda x, f: 1 / (x * sp.log(2)))
 Log1p = _float_function("Log1p", lambda x, f: 1 / (1 + x))
@@ -69,7 +87,7 @@ class Relu(sp.Function):
         return None
 
     def fdiff(self, argindex=1):
-        return sp.Piecewise((1, self.args[0] > 0), (0, True))
+        return sp.Piecewise((1, relation_as_logic(self.args[0] > 0)), (0, True))
 
     def _eval_is_integer(self):
         return self.args[0].is_integer

@@ -47,6 +47,7 @@ SCORES = [
     "where(flag and img[b, i], s + alpha[h], -s)", "s * exp(-(i - j) * 0.1)", "s + floor(s) - ceil(s)",
     "(s + 1) * (s - 1) - s * s", "s + where(doc[b, i] == doc[b, j], 0.0, -inf)",
     "s + floor(2 * s) - ceil(s / 3 + 1)", "sign(3 * s) * s", "min(where(img[b, i], h, s), j) + s",
+    "elu(where(img[b, i], alpha[h], s)) + relu(where(flag, s, -s))",
 ]
 MASKS = [
     "j <= i", "j <= i and i - j < window", "abs(i - j) <= radius", "j // width <= i // width",
