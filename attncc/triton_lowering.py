@@ -35,21 +35,11 @@ def _partial(must: ir.Expr, printer: TritonPrinter) -> str:
 
 
 def _ranges(ranges, size: str, printer: TritonPrinter) -> list[tuple[str, str]]:
-    """Loop ranges as code, clipped to [0, size); None (no closed form) is the whole axis."""
+    """Loop ranges as code (tiles.py already clips them to [0, size]); None (no closed form) is
+    the whole axis."""
     if ranges is None:
         return [("0", size)]
-    out = []
-    for lo, hi in ranges:
-        if isinstance(lo, ir.Const):
-            lo_code = str(max(int(lo.value), 0))
-        else:
-            lo_code = f"tl.maximum({printer(lo)}, 0)"
-        if isinstance(hi, ir.Var) and hi.name == size:
-            hi_code = size
-        else:
-            hi_code = f"tl.minimum({printer(hi)}, {size})"
-        out.append((lo_code, hi_code))
-    return out
+    return [(printer(lo), printer(hi)) for lo, hi in ranges]
 
 
 def _depends_on_pairs(expr: ir.Expr) -> bool:

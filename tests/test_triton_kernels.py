@@ -25,6 +25,7 @@ import attncc
 from attncc.compiler import front_end
 from attncc.samples import sample_inputs, sample_params
 from conftest import EXAMPLES
+from support.forward_backward import forward_backward
 from support.odd_specs import ODD_SPECS
 
 SOFTMAX_FAMILY = [p for p in EXAMPLES if front_end(p.read_text(), str(p)).feature is None]
@@ -56,27 +57,6 @@ def module(source_or_path: str, backend: str):
     return attncc.load(source_or_path, backend=backend)
 
 
-def run(mod, spec, q, k, v, params, inputs, do, dlse, **options):
-    """Forward and backward of one module; returns the outputs and gradients by name."""
-    q, k, v = (t.detach().clone().requires_grad_() for t in (q, k, v))
-    learnable = [x.name for x in spec.learnable_inputs]
-    inputs = {n: (t.detach().clone().requires_grad_() if n in learnable else t) for n, t in inputs.items()}
-    softmax = spec.norm.kind == "softmax"
-    result = mod.attention(q, k, v, **params, **inputs, return_lse=softmax, **options)
-    o, lse = result if softmax else (result, None)
-    loss = (o.double() * do).sum()
-    if softmax:
-        loss = loss + torch.where(torch.isfinite(lse), lse.double(), 0.0).mul(dlse).sum()
-    loss.backward()
-    out = {"o": o, "dq": q.grad, "dk": k.grad, "dv": v.grad}
-    if softmax:
-        out["lse"] = lse
-    out.update({f"d{n}": inputs[n].grad for n in learnable})
-    # A tensor the result does not depend on gets None from autograd, zeros from the kernels.
-    like = {"dq": q, "dk": k, "dv": v, **{f"d{n}": inputs[n] for n in learnable}}
-    return {n: torch.zeros_like(like[n]) if g is None else g for n, g in out.items()}
-
-
 def assert_matches_reference(path_or_source, spec, shape, dtype, params, seed=0):
     """TESTING.md's rule for every output and gradient of the triton module at `shape`."""
     B, H, HKV, N, M, D, DV = shape
@@ -93,10 +73,10 @@ def assert_matches_reference(path_or_source, spec, shape, dtype, params, seed=0)
         return t.to(to) if t.is_floating_point() else t
 
     reference = module(path_or_source, "torch")
-    golden = run(reference, spec, q, k, v, params, {n: cast(t, torch.float64) for n, t in inputs.items()}, do, dlse)
+    golden = forward_backward(reference, spec, q, k, v, params, {n: cast(t, torch.float64) for n, t in inputs.items()}, do, dlse)
     low = [cast(t, dtype) for t in (q, k, v)]
-    same_dtype = run(reference, spec, *low, params, inputs, do, dlse)
-    kernel = run(module(path_or_source, "triton"), spec, *low, params, inputs, do, dlse)
+    same_dtype = forward_backward(reference, spec, *low, params, inputs, do, dlse)
+    kernel = forward_backward(module(path_or_source, "triton"), spec, *low, params, inputs, do, dlse)
     for name, want in golden.items():
         got, ref = kernel[name], same_dtype[name]
         assert got.shape == want.shape and got.dtype == ref.dtype, name

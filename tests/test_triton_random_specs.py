@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import attncc
 from attncc.compiler import front_end
 from attncc.samples import sample_inputs
+from support.forward_backward import forward_backward
 
 # The interpreter evaluates both sides of every tl.where, so guarded lanes (x / 0 in log1p's
 # exact form, say) raise numpy RuntimeWarnings whose values are discarded.
@@ -117,25 +118,6 @@ def specs(draw):
     return HEADER + f"mask = {mask}\nscore = {score}\nnorm = {norm}\n" + scale + tile
 
 
-def run(mod, spec, tensors, inputs, do, softmax):
-    q, k, v = (t.clone().requires_grad_() for t in tensors)
-    learn = {x.name for x in spec.learnable_inputs}
-    inputs = {n: (t.clone().requires_grad_() if n in learn else t) for n, t in inputs.items()}
-    out = mod.attention(q, k, v, **inputs, return_lse=softmax)
-    o, lse = out if softmax else (out, None)
-    loss = (o * do).sum()
-    if softmax:
-        loss = loss + torch.where(torch.isfinite(lse), lse, 0.0).sum()
-    loss.backward()
-    grads = {"o": o, "dq": q.grad, "dk": k.grad, "dv": v.grad}
-    if softmax:
-        grads["lse"] = lse
-    grads.update({f"d{n}": inputs[n].grad for n in sorted(learn)})
-    # A tensor the result does not depend on gets None from autograd, zeros from the kernels.
-    like = {"dq": q, "dk": k, "dv": v, **{f"d{n}": inputs[n] for n in learn}}
-    return {n: torch.zeros_like(like[n]) if g is None else g.detach() for n, g in grads.items()}
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(specs(), SHAPES)
 def test_random_specs_agree_with_the_reference(source, sizes):
@@ -144,15 +126,14 @@ def test_random_specs_agree_with_the_reference(source, sizes):
 
 def check_against_reference(source, sizes):
     spec = front_end(source)
-    softmax = spec.norm.kind == "softmax"
     inputs = sample_inputs(spec, sizes, {"p": 3}, seed=3, float_dtype=torch.float64)
     g = torch.Generator().manual_seed(0)
     B, H, HKV, N, M, D, DV = (sizes[x] for x in ("B", "H", "HKV", "N", "M", "D", "DV"))
     tensors = [torch.randn(*shape, generator=g, dtype=torch.float64)
                for shape in ((B, H, N, D), (B, HKV, M, D), (B, HKV, M, DV))]
     do = torch.randn(B, H, N, DV, generator=g, dtype=torch.float64)
-    want = run(attncc.load(source, backend="torch"), spec, tensors, inputs, do, softmax)
-    got = run(attncc.load(source, backend="triton"), spec, tensors, inputs, do, softmax)
+    want = forward_backward(attncc.load(source, backend="torch"), spec, *tensors, {}, inputs, do)
+    got = forward_backward(attncc.load(source, backend="triton"), spec, *tensors, {}, inputs, do)
     for name, value in want.items():
         if name == "lse":
             assert torch.equal(torch.isinf(got[name]), torch.isinf(value)), source
