@@ -1,8 +1,9 @@
-"""The `attncc` command line: compile and show (check, tune and bench arrive with later work).
+"""The `attncc` command line: compile (with --tests, the generated checks), check and show.
 
 Every spec problem is printed as diagnostics (FILE:LINE:COL: error: ...) on stderr with exit
 status 1; a usage problem exits 2; an internal compiler error exits 3 with a one-line summary
 (set ATTNCC_DEBUG=1 for the traceback). Nothing is written unless compilation succeeded.
+`attncc check` exits 1 when a check fails (or a spec does not compile), 0 when all pass.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import traceback
 from pathlib import Path
 
 from . import __version__
+from .check_values import CheckValues, CheckValuesError, read_values_file, values_from_cli
 from .compiler import BACKENDS, DEFAULT_BACKEND, compile_source
 from .errors import SpecError
+from .testgen import render_tests
 from .writing import write_atomic
 
 def _read(path: str) -> str:
@@ -36,20 +39,57 @@ def _print_warnings(result, source: str, filename: str) -> None:
         print(warning.format(source, filename), file=sys.stderr)
 
 
+def _check_values(args) -> CheckValues:
+    """The --check-values file with the --param and --input options on top."""
+    values = read_values_file(args.check_values) if args.check_values else CheckValues()
+    return values.merged(values_from_cli(args.param, args.input))
+
+
+def _tests_path(tests: str, output: Path) -> Path:
+    """Where --tests writes: a bare file name goes next to the module."""
+    path = Path(tests) if tests else Path(f"test_{output.stem}.py")
+    if path.suffix != ".py":
+        raise _UsageError(f"--tests needs a .py file name (e.g. test_{output.stem}.py); got {tests}")
+    return output.parent / path if len(path.parts) == 1 else path
+
+
 def cmd_compile(args) -> int:
     source = _read(args.spec)
+    values = _check_values(args)
+    if args.tests is None and (args.check_values or args.param or args.input):
+        raise _UsageError("--check-values, --param and --input set the values of the generated checks; "
+                          "add --tests")
+    if args.tests is not None and args.output == "-":
+        raise _UsageError("--tests needs the module in a file for the checks to import; give -o FILE.py")
     result = compile_source(source, args.spec, args.backend)
     _print_warnings(result, source, args.spec)
     if args.output == "-":
         sys.stdout.write(result.code)
         return 0
     output = Path(args.output) if args.output else Path(Path(args.spec).stem + ".py")
+    tests_code = tests = None
+    if args.tests is not None:
+        tests = _tests_path(args.tests, output)
+        module_file = os.path.relpath(output.resolve(), tests.resolve().parent).replace(os.sep, "/")
+        tests_code = render_tests(result.spec, module_file, tests.name, result.backend, values)
     write_atomic(output, result.code)
     note = ""
     if result.backend != args.backend:
         note = f"; linear attention has no {args.backend} kernels yet, so this is the {result.backend} reference"
     print(f"wrote {output} ({result.backend} backend{note})", file=sys.stderr)
+    if tests is not None:
+        write_atomic(tests, tests_code)
+        print(f"wrote {tests} (its checks: pytest {tests})", file=sys.stderr)
     return 0
+
+
+def cmd_check(args) -> int:
+    from .check_run import check_specs
+
+    for path in args.specs:
+        if not Path(path).is_file():
+            raise _UsageError(f"no such spec file: {path}")
+    return check_specs(args.specs, args.backend, _check_values(args))
 
 
 def cmd_show(args) -> int:
@@ -71,6 +111,16 @@ def cmd_show(args) -> int:
     return 0
 
 
+def _add_value_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--check-values", metavar="FILE.json",
+                   help='values for the checks: {"params": {NAME: VALUE}, "inputs": {NAME: VALUE or '
+                        '{"low": L, "high": H}}}')
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="a param's value in the checks (over several specs: those that declare it)")
+    p.add_argument("--input", action="append", metavar="NAME=VALUE|LOW:HIGH",
+                   help="an input's value in the checks: one value everywhere, or uniform draws from [LOW, HIGH)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attncc", description="Compile .attn attention specs to kernels.")
     parser.add_argument("--version", action="version", version=f"attncc {__version__}")
@@ -81,7 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="the module to write (default: SPEC_STEM.py here; '-' for stdout)")
     p.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKENDS,
                    help=f"code generator (default: {DEFAULT_BACKEND})")
+    p.add_argument("--tests", nargs="?", const="", default=None, metavar="TEST_FILE.py",
+                   help="also write the generated checks (a pytest file; default test_MODULE.py), "
+                        "next to the module when given as a bare file name")
+    _add_value_options(p)
     p.set_defaults(run=cmd_compile)
+
+    p = sub.add_parser("check", help="compile specs with their generated checks and run them; print a table")
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="the .attn files")
+    p.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKENDS,
+                   help=f"code generator to check (default: {DEFAULT_BACKEND})")
+    _add_value_options(p)
+    p.set_defaults(run=cmd_check)
 
     p = sub.add_parser("show", help="print the spec as the compiler understands it, and its mask")
     p.add_argument("spec", help="the .attn file")
@@ -107,7 +168,7 @@ def main(argv=None) -> int:
     except SpecError as exc:
         print(exc.render(), file=sys.stderr)
         return 1
-    except _UsageError as exc:
+    except (_UsageError, CheckValuesError) as exc:
         print(f"attncc: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
