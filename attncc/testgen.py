@@ -121,7 +121,8 @@ def choose_inputs(spec: ir.Spec, given: dict) -> list[InputChoice]:
 
     out = []
     for x in spec.inputs:
-        shape = "(" + "".join(f"{scalar(d)}, " for d in x.dims) + ")"
+        dims = [scalar(d) for d in x.dims]
+        shape = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
         dtype = _TORCH_DTYPE[x.dtype]
         flag = ", sorted=True" if x.sorted else ""
         if x.name in given:
