@@ -119,7 +119,9 @@ class TritonPrinter:
             return f"({self.print(a[0])} {_INFIX[name]} {self.print(a[1])})"
         if name in ("eq", "ne", "lt", "le", "gt", "ge"):
             if FLOAT in (a[0].type, a[1].type):
-                return f"({self.as_float(a[0])} {_INFIX[name]} {self.as_float(a[1])})"
+                # `!= 0`: Triton's interpreter keeps a float comparison of scalars in the float
+                # operand's dtype, which `&` and `|` then reject; compiled, it folds away.
+                return f"(({self.as_float(a[0])} {_INFIX[name]} {self.as_float(a[1])}) != 0)"
             return f"({self.print(a[0])} {_INFIX[name]} {self.print(a[1])})"
         if name in ("floordiv", "mod"):
             x, y = self.print(a[0]), self.print(a[1])

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from attncc.check import check
 from attncc.errors import SpecError
 from attncc.parser import RESERVED_WORDS, STATEMENT_KEYWORDS, parse
+from attncc.testgen import render_tests
 
 try:  # the pipeline driver; the code-generation half of (b) needs it
     from attncc import compiler
@@ -150,6 +151,8 @@ def compile_generated(source: str, spec) -> None:
         namespace: dict = {"__name__": f"attncc_prop_module_{backend}"}
         exec(code, namespace)  # defines the functions (and kernels); nothing runs on tensors
         assert callable(namespace["attention"]) and namespace[spec.name] is namespace["attention"]
+        tests = render_tests(result.spec, f"{spec.name}.py", f"test_{spec.name}.py", result.backend)
+        compile(tests, f"<attncc checks for {spec.name}>", "exec")  # valid Python; run in test_generated_checks
 
 
 # ------------------------------------------------------------------------- (a) token soups

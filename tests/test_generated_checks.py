@@ -16,15 +16,19 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
 
 from attncc import cli
 from attncc.check_values import CheckValues, CheckValuesError, resolve, values_from_cli
 from attncc.compiler import compile_source, front_end
 from attncc.testgen import choose_inputs, choose_params, cross_allowed, render_tests
 from conftest import EXAMPLES, ROOT
+from test_triton_random_specs import specs as random_specs
 
 
 def _example(name):
@@ -344,3 +348,19 @@ def test_generated_checks_are_deterministic():
     first = render_tests(result.spec, "rpb1d.py", "test_rpb1d.py", "triton", CheckValues())
     assert first == render_tests(result.spec, "rpb1d.py", "test_rpb1d.py", "triton", CheckValues())
     assert str(ROOT) not in first  # no absolute paths baked in
+
+
+# ---------------------------------------------------------------- random specs
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning:triton.runtime.interpreter")
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                HealthCheck.function_scoped_fixture])
+@given(random_specs())
+def test_generated_checks_run_on_random_specs(tmp_path, source):
+    """The generated values work for any valid spec (int tables, bool flags, sorted ids, every
+    norm), and its module passes its own checks at one shape in float32."""
+    checks = _write_pair(Path(tempfile.mkdtemp(dir=tmp_path)), source)
+    for case in checks.shapes():
+        checks.input_values(case, 0)
+    rows = checks.compare(checks.CASES[0], torch.float32)
+    assert all(row.ok for row in rows), (source, [checks.describe_failure(r) for r in rows if not r.ok])
