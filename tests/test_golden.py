@@ -1,5 +1,6 @@
 """Golden files: the modules generated for examples/ are checked in (the torch reference for every
-example, the triton module for every example the triton backend builds).
+example, the triton module for every example the triton backend builds, and the generated
+checks, `attncc compile --tests`, for a few examples that exercise their choices).
 
 A change to the generator that alters any of them fails here, so it shows up in review.
 To accept an intended change, regenerate them:
@@ -14,10 +15,13 @@ import os
 import pytest
 
 from attncc.compiler import compile_source, front_end
+from attncc.testgen import render_tests
 from conftest import EXAMPLES, ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = os.environ.get("ATTNCC_UPDATE_GOLDEN") == "1"
+# Learnable reads and an int index, sorted ids (no N != M), linear attention, a learnable sink.
+CHECKED = ("rpb1d", "document_causal", "based_linear", "softmax_sink")
 
 
 def golden_path(example, backend):
@@ -29,11 +33,22 @@ def cases():
         yield example, "torch"
         if front_end(example.read_text(), str(example)).feature is None:
             yield example, "triton"
+        if example.stem in CHECKED:
+            yield example, "checks"
+
+
+def generate(example, kind):
+    """The module for backend `kind`, or for "checks" the generated test file of the default backend."""
+    backend = "triton" if kind == "checks" else kind
+    result = compile_source(example.read_text(), str(example.relative_to(ROOT)), backend)
+    if kind == "checks":
+        return render_tests(result.spec, f"{example.stem}.py", f"test_{example.stem}.py", result.backend)
+    return result.code
 
 
 @pytest.mark.parametrize("example,backend", list(cases()), ids=lambda x: getattr(x, "stem", x))
 def test_generated_module_matches_golden(example, backend):
-    code = compile_source(example.read_text(), str(example.relative_to(ROOT)), backend).code
+    code = generate(example, backend)
     path = golden_path(example, backend)
     if UPDATE:
         GOLDEN.mkdir(exist_ok=True)
