@@ -93,6 +93,8 @@ def _check_spec(path: str, backend: str, values: CheckValues, strict: bool, numb
         print(f"  FAIL {path}: the spec does not compile", file=out)
         return result
     spec = compiled.spec
+    for warning in compiled.warnings:
+        print(warning.format(source, path), file=out)
     tests = render_tests(spec, f"{spec.name}.py", f"test_{spec.name}.py", compiled.backend, values, strict)
     with tempfile.TemporaryDirectory(prefix="attncc-check-") as folder:
         write_atomic(Path(folder) / f"{spec.name}.py", compiled.code)

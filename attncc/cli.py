@@ -70,6 +70,8 @@ def cmd_compile(args) -> int:
     tests_code = tests = None
     if args.tests is not None:
         tests = _tests_path(args.tests, output)
+        if tests.resolve() == output.resolve():
+            raise _UsageError(f"--tests {tests} would overwrite the module; give the checks another name")
         module_file = os.path.relpath(output.resolve(), tests.resolve().parent).replace(os.sep, "/")
         tests_code = render_tests(result.spec, module_file, tests.name, result.backend, values)
     write_atomic(output, result.code)

@@ -190,6 +190,13 @@ def test_large_logits_do_not_overflow():
                                atol=1e-5, rtol=1e-4)
 
 
+def test_large_logits_keep_the_backward_as_exact_as_the_reference():
+    """Logits near 1000: the backward's p = exp((score - m) - log l) loses nothing to their size.
+    With p = exp(score - lse) (lse rounded at 1000, an error of 6e-5) dk failed the rule."""
+    source = "attention shifted\nmask = j <= i\nscore = s + 1000\n"
+    assert_matches_reference(source, front_end(source), (1, 2, 2, 129, 129, 32, 32), torch.float32, {})
+
+
 def test_floor_division_and_modulo_on_negative_operands():
     source = ("attention floors\nparam c: int = 3\n"
               "mask = (i - j) % 4 != 1 and (j - i) // c >= -5\n"
