@@ -26,9 +26,9 @@ from .check_exprs import CONTEXTS, ExpressionChecker, start_of
 
 # Names the generated module uses for its own arguments: a param or input may not take them.
 API_NAMES = ("q", "k", "v", "o", "scale", "return_lse", "deterministic", "initial_state", "return_state",
-             "torch", "math", "triton", "tl")
+             "state", "torch", "math", "triton", "tl")
 # Module-level names of every generated module: the spec's name may not replace them.
-MODULE_NAMES = ("attention", "torch", "math", "triton", "tl", "SPEC_NAME", "SPEC_DOC", "SPEC_HASH", "BACKEND",
+MODULE_NAMES = ("attention", "step", "torch", "math", "triton", "tl", "SPEC_NAME", "SPEC_DOC", "SPEC_HASH", "BACKEND",
                 "FAMILY", "NORM", "PARAMS", "INPUTS", "TILE")
 PYTHON_BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 SINGLE_STATEMENTS = ("mask", "score", "norm", "feature", "decay", "scale", "tile")

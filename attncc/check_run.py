@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Optional, TextIO
 
 from .check_values import CheckValues, CheckValuesError
-from .compiler import compile_source, front_end
+from .compiler import compile_source, front_end, triton_gap
 from .errors import SpecError
 from .testgen import render_tests
 from .writing import write_atomic
@@ -107,8 +107,7 @@ def _check_spec(path: str, backend: str, values: CheckValues, strict: bool, numb
             return result
         _print_setup(checks_module, spec.name, compiled.backend, out)
         if compiled.backend != backend:
-            print(f"  (linear attention has no {backend} kernels yet: this checks the {compiled.backend} module)",
-                  file=out)
+            print(f"  ({triton_gap(spec)}: this checks the {compiled.backend} module)", file=out)
         for label, run in checks_module.checks():
             _run_check(checks_module, label, run, result, out)
         for reason in checks_module.skipped():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .check_values import CheckValues, CheckValuesError, read_values_file, values_from_cli
-from .compiler import BACKENDS, DEFAULT_BACKEND, compile_source
+from .compiler import BACKENDS, DEFAULT_BACKEND, compile_source, triton_gap
 from .errors import SpecError
 from .testgen import render_tests
 from .writing import write_atomic
@@ -77,7 +77,7 @@ def cmd_compile(args) -> int:
     write_atomic(output, result.code)
     note = ""
     if result.backend != args.backend:
-        note = f"; linear attention has no {args.backend} kernels yet, so this is the {result.backend} reference"
+        note = f"; {triton_gap(result.spec)}, so this is the {result.backend} reference"
     print(f"wrote {output} ({result.backend} backend{note})", file=sys.stderr)
     if tests is not None:
         write_atomic(tests, tests_code)

@@ -59,6 +59,18 @@ def expression_names(spec: ir.Spec) -> tuple[str, ...]:
         + tuple(x.name for x in spec.inputs) + ("_f", "_t")
 
 
+def state_context(spec: ir.Spec) -> dict:
+    """The recurrent state of causal linear attention (skeleton and torch reference): whether the
+    spec has one, and its last two dims [F, DV (+ 1)] as code of D and DV."""
+    return {
+        "causal_linear": spec.is_linear and is_causal_mask(spec.mask),
+        # F: the width of a feature row (taylor2 widens D to 1 + D + D^2).
+        "state_features": ("1 + D + D * D" if spec.is_taylor2 else "D") if spec.is_linear else "",
+        # norm = sum carries the normalizer in a trailing column.
+        "state_dims": "DV + 1" if spec.norm.kind == "sum" else "DV",
+    }
+
+
 def torch_context(spec: ir.Spec) -> dict:
     printer = TorchPrinter()
     family = "linear" if spec.is_linear else "softmax"
@@ -71,7 +83,7 @@ def torch_context(spec: ir.Spec) -> dict:
     if spec.is_linear:
         feature = spec.feature.args[0] if spec.is_taylor2 else spec.feature
         context.update(feature_code=printer(feature), taylor2=spec.is_taylor2,
-                       decay_code=printer(spec.decay) if spec.decay is not None else "")
+                       decay_code=printer(spec.decay) if spec.decay is not None else "", **state_context(spec))
     else:
         context.update(score_code=printer(spec.score), scale_code=printer(spec.scale),
                        sink_code=printer(spec.norm.sink) if spec.norm.sink is not None else "")
@@ -93,7 +105,7 @@ def module_context(spec: ir.Spec, backend: str) -> dict:
         "norm_kind": spec.norm.kind,
         "keyword_doc": keyword_doc(spec),
         "lse_available": not spec.is_linear and spec.norm.kind == "softmax",
-        "causal_linear": spec.is_linear and is_causal_mask(spec.mask),
+        **state_context(spec),
         "tile": dict(spec.tile.options),
         "params": [{"name": p.name, "type": p.type, "default": p.default} for p in spec.params],
         "inputs": [

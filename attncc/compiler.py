@@ -39,13 +39,20 @@ def analyse_warnings(spec: ir.Spec) -> tuple[Diagnostic, ...]:
     return tuple(check_reads(spec))
 
 
-def backend_for(spec: ir.Spec, backend: str) -> str:
-    """The backend that builds `spec` when `backend` was asked for.
+def triton_gap(spec: ir.Spec) -> str:
+    """Why the triton backend cannot build `spec` yet ("" when it can)."""
+    if spec.is_linear and spec.is_taylor2:
+        return "the taylor2 feature map has no Triton kernels yet"
+    if spec.is_linear and spec.decay is not None and \
+            {load.input for load in ir.loads(spec.decay)} & {x.name for x in spec.learnable_inputs}:
+        return "a learnable decay has no Triton kernels yet"
+    return ""
 
-    Linear attention has no Triton kernels yet (they are planned work): it gets the torch
-    reference. Every other spec gets what was asked for.
-    """
-    if backend == "triton" and spec.is_linear:
+
+def backend_for(spec: ir.Spec, backend: str) -> str:
+    """The backend that builds `spec` when `backend` was asked for: the torch reference where
+    the triton backend cannot build it yet (`triton_gap`), else what was asked for."""
+    if backend == "triton" and triton_gap(spec):
         return "torch"
     return backend
 

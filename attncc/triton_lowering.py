@@ -60,7 +60,7 @@ def _gradient_read(name: str, slot: int, indices: list[ir.Expr], derivative: ir.
     }
 
 
-def _argument_lines(names: list[str], indent: str = "    ") -> str:
+def argument_lines(names: list[str], indent: str = "    ") -> str:
     """Kernel parameters as source lines that continue a signature (each line ends with a comma)."""
     lines, line = [], ""
     for name in names:
@@ -101,10 +101,25 @@ def _binding_lines(bindings, printer: TritonPrinter) -> list[str]:
     return [f"{name} = {printer(expr)}" for name, expr in bindings]
 
 
+def spec_arguments(spec: ir.Spec) -> tuple[list[str], list[str]]:
+    """(the kernels' spec parameters: params, then each input with its strides and sizes; the
+    runtime scalars among them and the sizes, which must not be specialized on)."""
+    spec_args = [f"P_{p.name}" for p in spec.params]
+    runtime_scalars = ["B", "H", "HKV", "N", "M", "D", "DV"] + list(spec_args)
+    for x in spec.inputs:
+        dims = [f"X_{x.name}_d{k}" for k in range(len(x.dims))]
+        spec_args += [f"X_{x.name}"] + [f"X_{x.name}_s{k}" for k in range(len(x.dims))] + dims
+        runtime_scalars += dims
+    return spec_args, runtime_scalars
+
+
 def triton_context(spec: ir.Spec) -> dict:
-    """The template context for the triton backend (see the module docstring)."""
+    """The template context for the triton backend (see the module docstring); linear attention
+    is lowered by triton_linear."""
     if spec.is_linear:
-        raise ValueError("linear attention has no Triton kernels yet; compile it with --backend torch")
+        from .triton_linear import linear_context
+
+        return linear_context(spec)
     simple = simplify_spec(spec)
     printer = TritonPrinter()
     derivatives = derive(simple)
@@ -150,12 +165,7 @@ def triton_context(spec: ir.Spec) -> dict:
                                pool[(where, k, "d")], printer)
                 for k, (name, rank) in enumerate(reads[where])]
 
-    spec_args = [f"P_{p.name}" for p in spec.params]
-    runtime_scalars = ["B", "H", "HKV", "N", "M", "D", "DV"] + list(spec_args)
-    for x in spec.inputs:
-        dims = [f"X_{x.name}_d{k}" for k in range(len(x.dims))]
-        spec_args += [f"X_{x.name}"] + [f"X_{x.name}_s{k}" for k in range(len(x.dims))] + dims
-        runtime_scalars += dims
+    spec_args, runtime_scalars = spec_arguments(spec)
     score_grads = reads_of("score", 0)
     sink_grads = reads_of("sink", len(score_grads))
     # Learnable inputs the spec never reads get no gradient (None), as under torch autograd.
@@ -184,9 +194,9 @@ def triton_context(spec: ir.Spec) -> dict:
         "key_ranges": _ranges(ranges_of("key", facts.key_ranges), "M", printer),
         "query_ranges": _ranges(ranges_of("query", facts.query_ranges), "N", printer),
         "runtime_scalars": runtime_scalars,
-        "kernel_extra_args": _argument_lines(spec_args),
-        "score_grad_args": _argument_lines(grad_args + record_args(score_grads)) if score_grads else "",
-        "sink_grad_args": _argument_lines(grad_args + record_args(sink_grads)) if sink_grads else "",
+        "kernel_extra_args": argument_lines(spec_args),
+        "score_grad_args": argument_lines(grad_args + record_args(score_grads)) if score_grads else "",
+        "sink_grad_args": argument_lines(grad_args + record_args(sink_grads)) if sink_grads else "",
         "score_grads": score_grads,
         "sink_grads": sink_grads,
         "input_names": tuple(x.name for x in spec.inputs),

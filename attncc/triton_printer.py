@@ -176,4 +176,9 @@ class TritonPrinter:
             return f"({product})" if value > 0 else f"(1.0 / ({product}))"
         if value == 0.5:
             return f"tl.sqrt({x})"
+        if isinstance(base, ir.Const) and not isinstance(base.value, bool) and base.value > 0 \
+                and not isinstance(exponent, ir.Const):
+            # b ** y = exp(y * ln b) with ln b a literal: exact in the compute type (a literal base
+            # would otherwise be a float32 constant inside _pow, even in float64 kernels).
+            return f"tl.exp({self.as_float(exponent)} * {float_literal(math.log(base.value))})"
         return f"_pow({x}, {self.as_float(exponent)})"

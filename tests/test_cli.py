@@ -30,7 +30,7 @@ def test_compile_writes_a_module_and_is_byte_identical(tmp_path):
         assert f"BACKEND = '{backend}'" in first.read_text()
 
 
-def test_default_backend_is_triton_and_linear_specs_get_the_reference(tmp_path):
+def test_default_backend_is_triton_and_taylor2_gets_the_reference(tmp_path):
     spec = tmp_path / "demo.attn"
     spec.write_text(GOOD)
     result = run("compile", str(spec), "-o", str(tmp_path / "demo.py"))
@@ -39,8 +39,14 @@ def test_default_backend_is_triton_and_linear_specs_get_the_reference(tmp_path):
     linear = tmp_path / "lin.attn"
     linear.write_text("attention lin\nfeature = elu(x) + 1\nnorm = sum\n")
     result = run("compile", str(linear), "-o", str(tmp_path / "lin.py"))
-    assert result.returncode == 0 and "(torch backend; linear attention has no triton kernels yet" in result.stderr
-    assert attncc.load(linear.read_text()).BACKEND == "torch"
+    assert result.returncode == 0 and "(triton backend)" in result.stderr
+    assert attncc.load(linear.read_text()).BACKEND == "triton"
+    taylor = tmp_path / "taylor.attn"
+    taylor.write_text("attention taylor\nfeature = taylor2(x)\nmask = j <= i\nnorm = sum\n")
+    result = run("compile", str(taylor), "-o", str(tmp_path / "taylor.py"))
+    assert result.returncode == 0
+    assert "(torch backend; the taylor2 feature map has no Triton kernels yet" in result.stderr
+    assert attncc.load(taylor.read_text()).BACKEND == "torch"
 
 
 def test_compile_default_output_and_stdout(tmp_path):

@@ -6,7 +6,8 @@ tests alone would let such a kernel through. tests/support/compile_for_gpu.py re
 launches of a forward and backward pass and compiles every kernel to a cubin with `triton.compile`.
 The examples chosen cover every norm, learnable reads in the score and in the sink (with and
 without `deterministic`), sorted loads, 2-D masks with many tile conditions, every dtype, and
-head dims 40, 96/80 and 256 besides 64.
+head dims 40, 96/80 and 256 besides 64; and linear attention, causal with a decay and a state,
+and dense.
 """
 
 import os
@@ -29,10 +30,14 @@ CASES = [
     ("softcap", ["bfloat16", "D=96", "DV=80"]),
     ("alibi", ["float16", "float32", "D=256", "DV=256"]),
     ("sliding_window", ["float16", "D=40", "DV=16"]),
+    # linear attention: causal with a decay and a state in and out; dense with norm = sum
+    ("retnet", ["float16", "D=32", "DV=16"]),
+    ("linear_elu", ["bfloat16", "float32", "D=32", "DV=24"]),
 ]
+LINEAR = {"retnet": 2 * 2, "linear_elu": 2}  # kernels per dtype: 2 per pass, a second pass with a state
 
 
-def compile_for_gpu(spec_path, args, learnable):
+def compile_for_gpu(spec_path, args, learnable, per_dtype=None):
     script = ROOT / "tests" / "support" / "compile_for_gpu.py"
     env = {**os.environ, "TRITON_INTERPRET": "0", "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, str(script), str(spec_path), *args],
@@ -40,13 +45,13 @@ def compile_for_gpu(spec_path, args, learnable):
     report = [line for line in result.stdout.splitlines() if line.startswith(("ok", "FAIL"))]
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     runs = len([a for a in args if "=" not in a])
-    kernels = 4 * runs * (2 if learnable else 1)  # with learnable inputs, deterministic=True too
+    kernels = runs * (per_dtype or 4 * (2 if learnable else 1))  # learnable inputs: deterministic=True too
     assert len(report) == kernels and all(line.startswith("ok") for line in report), "\n".join(report)
 
 
 @pytest.mark.parametrize("name,dtypes", CASES, ids=[c[0] for c in CASES])
 def test_kernels_compile_for_sm90(name, dtypes):
-    compile_for_gpu(ROOT / "examples" / f"{name}.attn", dtypes, name in ("rpb1d", "softmax_sink"))
+    compile_for_gpu(ROOT / "examples" / f"{name}.attn", dtypes, name in ("rpb1d", "softmax_sink"), LINEAR.get(name))
 
 
 @pytest.mark.parametrize("name", sorted(ODD_SPECS))

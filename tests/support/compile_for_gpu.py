@@ -70,13 +70,21 @@ def main(path, dtypes, D=64, DV=64):
         q = torch.zeros(1, 2, 40, D, dtype=dtype, requires_grad=True)
         k = torch.zeros(1, 1, 40, D, dtype=dtype, requires_grad=True)
         v = torch.zeros(1, 1, 40, DV, dtype=dtype, requires_grad=True)
-        for deterministic in (False, True) if learn else (False,):
+        stateful = hasattr(mod, "step")  # causal linear attention: also with a state in and out
+        for deterministic, state in [(False, False), (True, False)][:2 if learn else 1] + [(False, True)] * stateful:
             launches.clear()
-            out = mod.attention(q, k, v, **params, **inputs, deterministic=deterministic)
-            out.float().sum().backward()
+            if state:
+                features = D  # elementwise feature maps (taylor2 has no Triton kernels yet)
+                s0 = torch.zeros(1, 2, features, DV + (mod.NORM == "sum"), requires_grad=True)
+                out, s1 = mod.attention(q, k, v, **params, **inputs, initial_state=s0, return_state=True)
+                (out.float().sum() + s1.sum()).backward()
+            else:
+                out = mod.attention(q, k, v, **params, **inputs, deterministic=deterministic)
+                out.float().sum().backward()
             for kernel, args, constants in launches:
                 options = {key: constants.pop(key) for key in ("num_warps", "num_stages") if key in constants}
-                label = f"{kernel.fn.__name__} {str(dtype)[6:]} D={D} DV={DV} deterministic={deterministic}"
+                label = f"{kernel.fn.__name__} {str(dtype)[6:]} D={D} DV={DV} deterministic={deterministic}" + \
+                    (" with state" if state else "")
                 try:
                     signature, constexprs = signature_of(kernel, args, constants)
                     compiled = triton.compile(ASTSource(kernel, signature, constexprs), target=TARGET, options=options)
