@@ -84,8 +84,9 @@ def test_check_over_several_specs_shows_progress_and_a_summary(capsys):
 
 SOFTCAP_DERIVATIVE = ("(1.0 - ((score * score) / inv0))", "(1.0 + ((score * score) / inv0))")
 WINDOW_STOP = ("tl.minimum((i_hi + 1), M)", "tl.minimum(i_hi, M)")
-SINK_GRADIENT = ("dsink = tl.where(row_ok, -tl.exp(sink - stat) * delta, 0.0)",
+SINK_GRADIENT = ("dsink = tl.where(row_ok, -tl.exp((sink - stat) - logsum) * delta, 0.0)",
                  "dsink = tl.where(row_ok, 0.0 * delta, 0.0)")
+STATE_DECAY = ("grad_state = grad_state * tl.exp(log_g * length.to(FP)) + ", "grad_state = grad_state + ")
 RPB_SLOT = ("(((P_radius + j) - i)) * G_rpb_s1", "(((P_radius + i) - j)) * G_rpb_s1")
 
 
@@ -118,6 +119,8 @@ MUTATIONS = {
     "sink_gradient_missing": ("softmax_sink", _in_kernel("_bwd_preprocess_kernel", *SINK_GRADIENT), {"dsinks"}),
     # The learnable bias's gradient lands in the slot of j - i mirrored.
     "rpb_gradient_mirrored": ("rpb1d", _in_kernel("_bwd_q_kernel", *RPB_SLOT), {"drpb"}),
+    # Linear attention: the reverse pass forgets to decay the state's gradient between chunks.
+    "retnet_state_gradient_undecayed": ("retnet", _in_kernel("_lin_bwd_kernel", *STATE_DECAY), {"dk", "dv"}),
 }
 
 
