@@ -114,9 +114,9 @@ def ref_linear_recurrent(q, k, v, phi, gamma=None, normalize=False):
         S = g * S + fk[:, :, t, :, None] * vv[:, :, t, None, :]
         z = g[..., 0] * z + fk[:, :, t]
         o_t = torch.einsum("bhf,bhfd->bhd", fq[:, :, t], S)
-        if normalize:
+        if normalize:  # the literature's guard (docs/language.md): den + 1e-6
             den = (fq[:, :, t] * z).sum(-1, keepdim=True)
-            o_t = torch.where(den != 0, o_t / torch.where(den != 0, den, 1.0), 0.0)
+            o_t = o_t / (den + 1e-6)
         out.append(o_t)
     return torch.stack(out, dim=2)
 
@@ -547,7 +547,7 @@ def test_linear_elu(shape):
     num = torch.einsum("bhnf,bhfd->bhnd", fq, kv)
     den = torch.einsum("bhnf,bhf->bhn", fq, fk.sum(dim=2))
     got = example("linear_elu").attention(q, k, v)
-    check(got, num / den.unsqueeze(-1), (q, k, v))
+    check(got, num / (den.unsqueeze(-1) + 1e-6), (q, k, v))  # the literature's guard: den + 1e-6
 
 
 def test_linear_causal_silu():
