@@ -41,8 +41,6 @@ def analyse_warnings(spec: ir.Spec) -> tuple[Diagnostic, ...]:
 
 def triton_gap(spec: ir.Spec) -> str:
     """Why the triton backend cannot build `spec` yet ("" when it can)."""
-    if spec.is_linear and spec.is_taylor2:
-        return "the taylor2 feature map has no Triton kernels yet"
     if spec.is_linear and spec.decay is not None and \
             {load.input for load in ir.loads(spec.decay)} & {x.name for x in spec.learnable_inputs}:
         return "a learnable decay has no Triton kernels yet"

@@ -1,8 +1,8 @@
 """Lower a linear-attention spec to the context of backends/triton/linear*.jinja.
 
-Before: a checked Spec with `is_linear` True and an elementwise feature map (`taylor2` and
-learnable decay inputs are built by the torch reference; see compiler.backend_for). After: a
-dict with the feature map phi(x), its derivative (attncc/derive.py), the decay g per head, all
+Before: a checked Spec with `is_linear` True (a decay that reads a learnable input is built by
+the torch reference; see compiler.backend_for). After: a dict with the feature map phi(x) (for
+`taylor2(e)`, the inner e(x)), its derivative (attncc/derive.py), the decay g per head, all
 printed as Triton expressions of `x`, `h`, the params and the inputs; whether the mask is
 causal; and the kernels' spec arguments. The templates only place the strings.
 """
@@ -20,17 +20,18 @@ from .triton_printer import TritonPrinter
 
 def linear_context(spec: ir.Spec) -> dict:
     """The template context for a linear-attention spec on the triton backend."""
-    if spec.is_taylor2:
-        raise ValueError("taylor2 feature maps have no Triton kernels yet; compile with --backend torch")
     simple = simplify_spec(spec)
+    # taylor2(e): the kernels build phi from e(x) (linear_taylor2.py.jinja); derive gives e'(x).
+    feature = simple.feature.args[0] if spec.is_taylor2 else simple.feature
     printer = TritonPrinter()
     derivatives = derive(simple)
     spec_args, runtime_scalars = spec_arguments(spec)
     chunk = spec.tile.get("chunk")
     return {
         "causal": is_causal_mask(spec.mask),
-        "feature_code": printer.as_float(simple.feature),
-        "feature_text": format_expr(simple.feature),
+        "taylor2": spec.is_taylor2,
+        "feature_code": printer.as_float(feature),
+        "feature_text": format_expr(feature),
         "dfeature_code": printer.as_float(derivatives.dfeature_dx),
         "decay_code": printer.as_float(simple.decay) if simple.decay is not None else "",
         "decay_text": format_expr(simple.decay) if simple.decay is not None else "",

@@ -30,7 +30,7 @@ def test_compile_writes_a_module_and_is_byte_identical(tmp_path):
         assert f"BACKEND = '{backend}'" in first.read_text()
 
 
-def test_default_backend_is_triton_and_taylor2_gets_the_reference(tmp_path):
+def test_default_backend_is_triton_and_a_learnable_decay_gets_the_reference(tmp_path):
     spec = tmp_path / "demo.attn"
     spec.write_text(GOOD)
     result = run("compile", str(spec), "-o", str(tmp_path / "demo.py"))
@@ -41,12 +41,13 @@ def test_default_backend_is_triton_and_taylor2_gets_the_reference(tmp_path):
     result = run("compile", str(linear), "-o", str(tmp_path / "lin.py"))
     assert result.returncode == 0 and "(triton backend)" in result.stderr
     assert attncc.load(linear.read_text()).BACKEND == "triton"
-    taylor = tmp_path / "taylor.attn"
-    taylor.write_text("attention taylor\nfeature = taylor2(x)\nmask = j <= i\nnorm = sum\n")
-    result = run("compile", str(taylor), "-o", str(tmp_path / "taylor.py"))
+    learned = tmp_path / "learned.attn"
+    learned.write_text("attention learned\ninput g[H] learnable\nfeature = x\ndecay = sigmoid(g[h])\n"
+                       "mask = j <= i\nnorm = none\n")
+    result = run("compile", str(learned), "-o", str(tmp_path / "learned.py"))
     assert result.returncode == 0
-    assert "(torch backend; the taylor2 feature map has no Triton kernels yet" in result.stderr
-    assert attncc.load(taylor.read_text()).BACKEND == "torch"
+    assert "(torch backend; a learnable decay has no Triton kernels yet" in result.stderr
+    assert attncc.load(learned.read_text()).BACKEND == "torch"
 
 
 def test_compile_default_output_and_stdout(tmp_path):

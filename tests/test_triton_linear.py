@@ -24,6 +24,9 @@ DECAYED_SUM = ("attention decayed_sum\ninput gam[H]\nfeature = elu(x) + 1\ndecay
 GATED_SUM = DECAYED_SUM.replace("decay = gam[h]", "decay = 0.5 + 0.5 * sigmoid(gam[h])")
 CONSTANT_DECAY = "attention constant_decay\nfeature = relu(x)\ndecay = 0.8\nmask = j <= i\nnorm = none\n"
 PARAM_FEATURE = "attention param_feature\nparam t: float = 0.7\nfeature = exp(t * x)\nnorm = sum\n"
+TAYLOR_DENSE = "attention taylor_dense\nfeature = taylor2(0.5 * x)\nnorm = sum\n"
+TAYLOR_DECAY = ("attention taylor_decay\ninput gam[H]\nfeature = taylor2(tanh(x))\ndecay = 0.5 + 0.5 * sigmoid(gam[h])\n"
+                "mask = j <= i\nnorm = none\ntile chunk = 16\n")
 
 # (B, H, HKV, N, M, D, DV); M is N for causal specs.
 SHAPES = [(1, 2, 1, 37, 37, 16, 8), (2, 4, 2, 100, 100, 32, 24), (1, 2, 2, 1, 1, 16, 16), (1, 2, 1, 129, 129, 40, 40)]
@@ -55,8 +58,9 @@ def test_decay_from_an_input_with_norm_sum_at_every_chunk(chunk):
         assert_matches_reference(source, spec, shape, torch.float32, {}, seed=index)
 
 
-@pytest.mark.parametrize("source", [CONSTANT_DECAY, PARAM_FEATURE], ids=["constant_decay", "param_feature"])
-def test_constant_decay_and_feature_params(source):
+@pytest.mark.parametrize("source", [CONSTANT_DECAY, PARAM_FEATURE, TAYLOR_DENSE, TAYLOR_DECAY],
+                         ids=["constant_decay", "param_feature", "taylor_dense", "taylor_decay"])
+def test_constant_decay_feature_params_and_taylor2(source):
     spec = front_end(source)
     shapes = [SHAPES[0], SHAPES[3]] + ([] if spec.decay is not None else CROSS)
     for index, shape in enumerate(shapes):
@@ -75,7 +79,9 @@ def _qkv(B, H, HKV, N, M, D, DV, seed=0, shift=0.0):
     (DECAYED_SUM.format(chunk=16), {"gam": torch.tensor([0.9, 0.6], dtype=torch.float64)}),
     (PARAM_FEATURE, {}),
     (CONSTANT_DECAY, {}),
-], ids=["decayed_sum", "param_feature", "constant_decay"])
+    (TAYLOR_DENSE, {}),
+    (TAYLOR_DECAY, {"gam": torch.tensor([0.3, -1.0], dtype=torch.float64)}),
+], ids=["decayed_sum", "param_feature", "constant_decay", "taylor_dense", "taylor_decay"])
 def test_gradcheck_interpreted_linear_kernels(source, inputs):
     mod = module(source, "triton")
     assert mod.BACKEND == "triton"
@@ -84,12 +90,13 @@ def test_gradcheck_interpreted_linear_kernels(source, inputs):
                                     eps=1e-6, atol=1e-6, rtol=1e-4, fast_mode=True)
 
 
-def test_the_state_carries_gradients_both_ways():
-    source = DECAYED_SUM.format(chunk=16)
+@pytest.mark.parametrize("source,features,columns", [(DECAYED_SUM.format(chunk=16), 16, 4), (TAYLOR_DECAY, 1 + 16 + 256, 3)],
+                         ids=["decayed_sum", "taylor_decay"])
+def test_the_state_carries_gradients_both_ways(source, features, columns):
     mod, ref = module(source, "triton"), module(source, "torch")
     gam = torch.tensor([0.9, 0.6], dtype=torch.float64)
     q, k, v = _qkv(1, 2, 1, 21, 21, 16, 3, shift=0.5)
-    s0 = torch.rand(1, 2, 16, 4, dtype=torch.float64)
+    s0 = torch.rand(1, 2, features, columns, dtype=torch.float64)
 
     def run(m):
         return lambda q, k, v, s0: m.attention(q, k, v, gam=gam, initial_state=s0, return_state=True)
@@ -104,7 +111,9 @@ def test_the_state_carries_gradients_both_ways():
 @pytest.mark.parametrize("source,inputs", [
     (DECAYED_SUM.format(chunk=16), {"gam": torch.tensor([0.9, 0.6, 0.99, 0.5], dtype=torch.float64)}),
     (CONSTANT_DECAY, {}),
-], ids=["decayed_sum", "constant_decay"])
+    (TAYLOR_DECAY, {"gam": torch.tensor([0.3, -1.0, 2.0, 0.0], dtype=torch.float64)}),
+    (next(p for p in LINEAR if p.stem == "based_linear").read_text(), {}),
+], ids=["decayed_sum", "constant_decay", "taylor_decay", "based_linear"])
 def test_prefill_then_steps_equal_one_full_call(source, inputs):
     mod = module(source, "triton")
     q, k, v = _qkv(2, 4, 2, 45, 45, 16, 8, shift=0.5)

@@ -74,7 +74,7 @@ def main(path, dtypes, D=64, DV=64):
         for deterministic, state in [(False, False), (True, False)][:2 if learn else 1] + [(False, True)] * stateful:
             launches.clear()
             if state:
-                features = D  # elementwise feature maps (taylor2 has no Triton kernels yet)
+                features = 1 + D + D * D if spec.is_taylor2 else D
                 s0 = torch.zeros(1, 2, features, DV + (mod.NORM == "sum"), requires_grad=True)
                 out, s1 = mod.attention(q, k, v, **params, **inputs, initial_state=s0, return_state=True)
                 (out.float().sum() + s1.sum()).backward()
