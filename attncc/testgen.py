@@ -8,6 +8,7 @@ against it with TESTING.md's rule over a grid of shapes, plus float64 gradcheck.
 same bytes. `attncc check` (check_run.py) imports the file and runs its `checks()`.
 
 Every choice of shape and value is made here, from the IR, and written into the file as data:
+- head dims stay at most TAYLOR2_MAX_D for `taylor2` specs (their state grows with D*D);
 - N != M only where the spec allows it (not for causal linear attention, nor when an input
   sized by N is read at key positions j, or one sized by M at query positions i);
 - int params keep their default unless it is above MAX_INT_PARAM (a 4096 window is just causal
@@ -163,8 +164,12 @@ def _expressions(spec: ir.Spec) -> list[ir.Expr]:
     return [e for e in exprs if e is not None]
 
 
-def _cases(table, cross: bool) -> list[tuple]:
-    return [(name, B, H, HKV, N, M if cross else N, D, DV) for name, B, H, HKV, N, M, D, DV in table]
+TAYLOR2_MAX_D = 16  # taylor2's state has 1 + D + D*D rows; BASED uses D = 16
+
+
+def _cases(table, cross: bool, max_d: Optional[int] = None) -> list[tuple]:
+    return [(name, B, H, HKV, N, M if cross else N, min(D, max_d or D), DV)
+            for name, B, H, HKV, N, M, D, DV in table]
 
 
 def tests_context(spec: ir.Spec, module_file: str, test_file: str, backend: str,
@@ -175,6 +180,7 @@ def tests_context(spec: ir.Spec, module_file: str, test_file: str, backend: str,
     lse = not spec.is_linear and spec.norm.kind == "softmax"
     stem = re.sub(r"\W", "_", module_file.rsplit("/", 1)[-1].removesuffix(".py"))
     candidates = [(n, m) for n, m in FULLY_MASKED_CANDIDATES if cross or n == m]
+    max_d = TAYLOR2_MAX_D if spec.is_linear and spec.is_taylor2 else None
     context = {
         "version": __version__,
         "spec_name": spec.name,
@@ -191,8 +197,8 @@ def tests_context(spec: ir.Spec, module_file: str, test_file: str, backend: str,
         "inputs": choose_inputs(spec, given_inputs),
         "cross": cross,
         "positive_qk": spec.is_linear and spec.norm.kind == "sum",
-        "cpu_cases": _cases(CPU_CASES, cross),
-        "gpu_cases": _cases(GPU_CASES, cross),
+        "cpu_cases": _cases(CPU_CASES, cross, max_d),
+        "gpu_cases": _cases(GPU_CASES, cross, max_d),
         "fully_masked_candidates": [("fully_masked", 2, 2, 1, n, m, 16, 16) for n, m in candidates],
         "gradcheck_case": _cases([GRADCHECK_CASE], cross)[0],
         "size_names": ir.SIZE_SYMBOLS,
