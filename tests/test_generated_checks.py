@@ -156,9 +156,9 @@ def test_check_exits_non_zero_on_a_wrong_kernel(monkeypatch, capsys):
 
 # ---------------------------------------------------------------- the file is plain pytest
 
-def _pytest(test_file, cwd):
+def _pytest(test_file, cwd, *options):
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # the module sets it itself
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, str(test_file)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -175,7 +175,7 @@ def test_compile_tests_writes_a_plain_pytest_file(tmp_path):
 
     # The same file fails under pytest once the module's sink gradient is dropped.
     module.write_text(_in_kernel("_bwd_preprocess_kernel", *SINK_GRADIENT)(module.read_text()))
-    run = _pytest(test_file, tmp_path)
+    run = _pytest(test_file, tmp_path, "-x")
     assert run.returncode == 1 and "dsinks: error" in run.stdout, run.stdout + run.stderr
 
 
