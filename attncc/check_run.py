@@ -9,7 +9,6 @@ Progress goes out as the checks run; a summary ends a run over several specs. Th
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from typing import Optional, TextIO
 from .check_values import CheckValues, CheckValuesError
 from .compiler import compile_source, front_end, triton_gap
 from .errors import SpecError
+from .loader import import_file
 from .testgen import render_tests
 from .writing import write_atomic
 
@@ -100,7 +100,7 @@ def _check_spec(path: str, backend: str, values: CheckValues, strict: bool, numb
         write_atomic(Path(folder) / f"{spec.name}.py", compiled.code)
         write_atomic(Path(folder) / f"test_{spec.name}.py", tests)
         try:
-            checks_module = _import(Path(folder) / f"test_{spec.name}.py", f"_attncc_check_{number}_{spec.name}")
+            checks_module = import_file(Path(folder) / f"test_{spec.name}.py", f"_attncc_check_{number}_{spec.name}")
         except Exception as exc:  # the module itself fails to import: a failed check, not a crash
             result.failures.append(f"the generated module does not import: {type(exc).__name__}: {exc}")
             print(f"  FAIL {result.failures[-1]}", file=out)
@@ -119,18 +119,6 @@ def _check_spec(path: str, backend: str, values: CheckValues, strict: bool, numb
     print(f"  {verdict} {spec.name}: {result.tensors} tensors checked{failed} in {_duration(result.seconds)}",
           file=out, flush=True)
     return result
-
-
-def _import(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
 
 
 def _print_setup(checks_module, spec_name: str, backend: str, out: TextIO) -> None:

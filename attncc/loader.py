@@ -58,12 +58,14 @@ def load(path_or_text: Union[str, os.PathLike], backend: str = DEFAULT_BACKEND) 
     if not path.is_file():
         result = compile_source(source, filename, backend)
         write_atomic(path, result.code)
-    module = _import_file(path, f"attncc_generated_{key}")
+    module = import_file(path, f"attncc_generated_{key}")
     _LOADED[key] = module
     return module
 
 
-def _import_file(path: Path, name: str) -> types.ModuleType:
+def import_file(path: Path, name: str) -> types.ModuleType:
+    """Import the Python file `path` as module `name` (registered in sys.modules, removed again if
+    it fails)."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

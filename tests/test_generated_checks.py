@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from attncc import cli
 from attncc.check_values import CheckValues, CheckValuesError, resolve, values_from_cli
 from attncc.compiler import compile_source, front_end
+from attncc.loader import import_file
 from attncc.testgen import choose_inputs, choose_params, cross_allowed, render_tests
 from conftest import EXAMPLES, ROOT
 from test_triton_random_specs import specs as random_specs
@@ -43,12 +44,7 @@ def _write_pair(folder, source, backend="triton", mutate=None, values=None, name
     (folder / f"{name}.py").write_text(code)
     test_file = folder / f"test_{name}.py"
     test_file.write_text(render_tests(result.spec, f"{name}.py", test_file.name, result.backend, values))
-    import_name = f"_checks_{folder.name}_{name}"
-    spec = importlib.util.spec_from_file_location(import_name, test_file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[import_name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_file(test_file, f"_checks_{folder.name}_{name}")
 
 
 def _failed_tensors(checks_module):
