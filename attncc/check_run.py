@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Optional, TextIO
 
 from .check_values import CheckValues, CheckValuesError
-from .compiler import compile_source, front_end, triton_gap
+from .compiler import compile_source, front_end
 from .errors import SpecError
 from .loader import import_file
 from .testgen import render_tests
@@ -106,8 +106,6 @@ def _check_spec(path: str, backend: str, values: CheckValues, strict: bool, numb
             print(f"  FAIL {result.failures[-1]}", file=out)
             return result
         _print_setup(checks_module, spec.name, compiled.backend, out)
-        if compiled.backend != backend:
-            print(f"  ({triton_gap(spec)}: this checks the {compiled.backend} module)", file=out)
         for label, run in checks_module.checks():
             _run_check(checks_module, label, run, result, out)
         for reason in checks_module.skipped():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .check_values import CheckValues, CheckValuesError, read_values_file, values_from_cli
-from .compiler import BACKENDS, DEFAULT_BACKEND, compile_source, triton_gap
+from .compiler import BACKENDS, DEFAULT_BACKEND, compile_source
 from .errors import SpecError
 from .testgen import render_tests
 from .writing import write_atomic
@@ -75,10 +75,7 @@ def cmd_compile(args) -> int:
         module_file = os.path.relpath(output.resolve(), tests.resolve().parent).replace(os.sep, "/")
         tests_code = render_tests(result.spec, module_file, tests.name, result.backend, values)
     write_atomic(output, result.code)
-    note = ""
-    if result.backend != args.backend:
-        note = f"; {triton_gap(result.spec)}, so this is the {result.backend} reference"
-    print(f"wrote {output} ({result.backend} backend{note})", file=sys.stderr)
+    print(f"wrote {output} ({result.backend} backend)", file=sys.stderr)
     if tests is not None:
         write_atomic(tests, tests_code)
         print(f"wrote {tests} (its checks: pytest {tests})", file=sys.stderr)

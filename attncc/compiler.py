@@ -39,28 +39,10 @@ def analyse_warnings(spec: ir.Spec) -> tuple[Diagnostic, ...]:
     return tuple(check_reads(spec))
 
 
-def triton_gap(spec: ir.Spec) -> str:
-    """Why the triton backend cannot build `spec` yet ("" when it can)."""
-    if spec.is_linear and spec.decay is not None and \
-            {load.input for load in ir.loads(spec.decay)} & {x.name for x in spec.learnable_inputs}:
-        return "a learnable decay has no Triton kernels yet"
-    return ""
-
-
-def backend_for(spec: ir.Spec, backend: str) -> str:
-    """The backend that builds `spec` when `backend` was asked for: the torch reference where
-    the triton backend cannot build it yet (`triton_gap`), else what was asked for."""
-    if backend == "triton" and triton_gap(spec):
-        return "torch"
-    return backend
-
-
 def compile_source(source: str, filename: str = "<spec>", backend: str = DEFAULT_BACKEND) -> CompileResult:
-    """Compile spec text to module source for `backend` (see `backend_for`); the result names
-    the backend actually used."""
+    """Compile spec text to module source for `backend`."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     spec = front_end(source, filename)
-    backend = backend_for(spec, backend)
     warnings = analyse_warnings(spec)
     return CompileResult(spec=spec, code=render(spec, backend), warnings=warnings, backend=backend)

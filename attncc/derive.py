@@ -14,6 +14,8 @@ Before: a checked Spec (ir.Spec from `check`; simplified or not). After: a froze
 - `dsink_dloads`: the same for the softmax sink expression (empty without a sink).
 - `dfeature_dx`: linear attention only: d feature / dx of the elementwise map (for
   `taylor2(g(x))`, the derivative of g).
+- `ddecay_dloads`: linear attention only: (read, d decay / d read) for each float input read in
+  the decay, as `dsink_dloads`.
 
 Derivatives are taken almost everywhere: piecewise-constant functions (floor, ceil, sign, `//`,
 `%`, comparisons) have derivative 0; relu'(0) = 0, max/min split ties at 1/2, abs'(0) = 0.
@@ -42,6 +44,7 @@ class Derivatives:
     dscore_dloads: tuple[tuple[ir.Load, ir.Expr], ...] = ()
     dsink_dloads: tuple[tuple[ir.Load, ir.Expr], ...] = ()
     dfeature_dx: Optional[ir.Expr] = None
+    ddecay_dloads: tuple[tuple[ir.Load, ir.Expr], ...] = ()
 
 
 def _clean(d):
@@ -106,7 +109,8 @@ def derive(spec: ir.Spec) -> Derivatives:
     """The derivatives the backward pass of `spec` needs (see the module docstring)."""
     if spec.is_linear:
         g = spec.feature.args[0] if spec.is_taylor2 else spec.feature
-        return Derivatives(dfeature_dx=diff(g, ir.Var("x", ir.FLOAT, "feature")))
+        decay = () if spec.decay is None else _load_derivatives(spec.decay)
+        return Derivatives(dfeature_dx=diff(g, ir.Var("x", ir.FLOAT, "feature")), ddecay_dloads=decay)
     s = ir.Var("s", ir.FLOAT, "score")
     dscore_ds = diff(spec.score, s)
     sink = () if spec.norm.sink is None else _load_derivatives(spec.norm.sink)

@@ -1,8 +1,8 @@
 """Lower a linear-attention spec to the context of backends/triton/linear*.jinja.
 
-Before: a checked Spec with `is_linear` True (a decay that reads a learnable input is built by
-the torch reference; see compiler.backend_for). After: a dict with the feature map phi(x) (for
-`taylor2(e)`, the inner e(x)), its derivative (attncc/derive.py), the decay g per head, all
+Before: a checked Spec with `is_linear` True. After: a dict with the feature map phi(x) (for
+`taylor2(e)`, the inner e(x)), its derivative (attncc/derive.py), the decay g per head and the
+learnable reads in it (d decay / d read, where each read's gradient goes), all
 printed as Triton expressions of `x`, `h`, the params and the inputs; whether the mask is
 causal; and the kernels' spec arguments. The templates only place the strings.
 """
@@ -14,7 +14,7 @@ from .constfold import is_causal_mask
 from .derive import derive
 from .formatting import format_expr
 from .symbolic import simplify_spec
-from .triton_lowering import argument_lines, spec_arguments
+from .triton_lowering import argument_lines, gradient_read, spec_arguments
 from .triton_printer import TritonPrinter
 
 
@@ -26,6 +26,13 @@ def linear_context(spec: ir.Spec) -> dict:
     printer = TritonPrinter()
     derivatives = derive(simple)
     spec_args, runtime_scalars = spec_arguments(spec)
+    learnable = {x.name for x in spec.learnable_inputs}
+    decay_grads = [gradient_read(load.input, slot, list(load.indices), derivative, printer)
+                   for slot, (load, derivative) in enumerate(
+                       pair for pair in derivatives.ddecay_dloads if pair[0].input in learnable)]
+    decay_inputs = [x for x in spec.inputs if x.name in {r["input"] for r in decay_grads}]
+    grad_args = [f"G_{x.name}_s{k}" for x in decay_inputs for k in range(len(x.dims))]
+    grad_args += [name for r in decay_grads for name in (f"RV{r['slot']}", f"RI{r['slot']}")]
     chunk = spec.tile.get("chunk")
     return {
         "causal": is_causal_mask(spec.mask),
@@ -38,6 +45,10 @@ def linear_context(spec: ir.Spec) -> dict:
         "runtime_scalars": runtime_scalars,
         "kernel_extra_args": argument_lines(spec_args),
         "input_names": tuple(x.name for x in spec.inputs),
+        "decay_grads": decay_grads,
+        "decay_grad_args": argument_lines(grad_args + ["DLOGK"]) if decay_grads else "",
+        "learnable_names": tuple(x.name for x in decay_inputs),
+        "decay_slots": tuple(r["input"] for r in decay_grads),
         "chunk": chunk[0] if chunk else None,
         "warps": 4,
     }

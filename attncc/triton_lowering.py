@@ -46,7 +46,7 @@ def _depends_on_pairs(expr: ir.Expr) -> bool:
     return bool(ir.free_vars(expr) & {"i", "j"})
 
 
-def _gradient_read(name: str, slot: int, indices: list[ir.Expr], derivative: ir.Expr,
+def gradient_read(name: str, slot: int, indices: list[ir.Expr], derivative: ir.Expr,
                    printer: TritonPrinter) -> dict:
     """One learnable read for the templates: where its gradient goes, and d(score)/d(read)."""
     codes = [printer(x) for x in indices]
@@ -161,7 +161,7 @@ def triton_context(spec: ir.Spec) -> dict:
         return tuple((pool[(side, k, "lo")], pool[(side, k, "hi")]) for k in range(len(original)))
 
     def reads_of(where, first_slot):
-        return [_gradient_read(name, first_slot + k, [pool[(where, k, n)] for n in range(rank)],
+        return [gradient_read(name, first_slot + k, [pool[(where, k, n)] for n in range(rank)],
                                pool[(where, k, "d")], printer)
                 for k, (name, rank) in enumerate(reads[where])]
 

@@ -30,24 +30,18 @@ def test_compile_writes_a_module_and_is_byte_identical(tmp_path):
         assert f"BACKEND = '{backend}'" in first.read_text()
 
 
-def test_default_backend_is_triton_and_a_learnable_decay_gets_the_reference(tmp_path):
+def test_default_backend_is_triton_for_every_family(tmp_path):
     spec = tmp_path / "demo.attn"
     spec.write_text(GOOD)
     result = run("compile", str(spec), "-o", str(tmp_path / "demo.py"))
     assert result.returncode == 0 and "(triton backend)" in result.stderr
     assert "@triton.jit" in (tmp_path / "demo.py").read_text()
-    linear = tmp_path / "lin.attn"
-    linear.write_text("attention lin\nfeature = elu(x) + 1\nnorm = sum\n")
-    result = run("compile", str(linear), "-o", str(tmp_path / "lin.py"))
-    assert result.returncode == 0 and "(triton backend)" in result.stderr
-    assert attncc.load(linear.read_text()).BACKEND == "triton"
     learned = tmp_path / "learned.attn"
-    learned.write_text("attention learned\ninput g[H] learnable\nfeature = x\ndecay = sigmoid(g[h])\n"
+    learned.write_text("attention learned\ninput g[H] learnable\nfeature = taylor2(x)\ndecay = sigmoid(g[h])\n"
                        "mask = j <= i\nnorm = none\n")
     result = run("compile", str(learned), "-o", str(tmp_path / "learned.py"))
-    assert result.returncode == 0
-    assert "(torch backend; a learnable decay has no Triton kernels yet" in result.stderr
-    assert attncc.load(learned.read_text()).BACKEND == "torch"
+    assert result.returncode == 0 and "(triton backend)" in result.stderr
+    assert attncc.load(learned.read_text()).BACKEND == "triton"
 
 
 def test_compile_default_output_and_stdout(tmp_path):

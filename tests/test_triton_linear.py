@@ -24,6 +24,10 @@ DECAYED_SUM = ("attention decayed_sum\ninput gam[H]\nfeature = elu(x) + 1\ndecay
 GATED_SUM = DECAYED_SUM.replace("decay = gam[h]", "decay = 0.5 + 0.5 * sigmoid(gam[h])")
 CONSTANT_DECAY = "attention constant_decay\nfeature = relu(x)\ndecay = 0.8\nmask = j <= i\nnorm = none\n"
 PARAM_FEATURE = "attention param_feature\nparam t: float = 0.7\nfeature = exp(t * x)\nnorm = sum\n"
+LEARNED_DECAY = ("attention learned_decay\ninput g[H] learnable\nfeature = elu(x) + 1\ndecay = sigmoid(g[h])\n"
+                 "mask = j <= i\nnorm = sum\ntile chunk = 16\n")
+LEARNED_TAYLOR = ("attention learned_taylor\ninput g[H] learnable\nfeature = taylor2(tanh(x))\n"
+                  "decay = 0.5 + 0.5 * sigmoid(g[h])\nmask = j <= i\nnorm = none\ntile chunk = 16\n")
 TAYLOR_DENSE = "attention taylor_dense\nfeature = taylor2(0.5 * x)\nnorm = sum\n"
 TAYLOR_DECAY = ("attention taylor_decay\ninput gam[H]\nfeature = taylor2(tanh(x))\ndecay = 0.5 + 0.5 * sigmoid(gam[h])\n"
                 "mask = j <= i\nnorm = none\ntile chunk = 16\n")
@@ -58,9 +62,10 @@ def test_decay_from_an_input_with_norm_sum_at_every_chunk(chunk):
         assert_matches_reference(source, spec, shape, torch.float32, {}, seed=index)
 
 
-@pytest.mark.parametrize("source", [CONSTANT_DECAY, PARAM_FEATURE, TAYLOR_DENSE, TAYLOR_DECAY],
-                         ids=["constant_decay", "param_feature", "taylor_dense", "taylor_decay"])
-def test_constant_decay_feature_params_and_taylor2(source):
+@pytest.mark.parametrize("source", [CONSTANT_DECAY, PARAM_FEATURE, TAYLOR_DENSE, TAYLOR_DECAY, LEARNED_DECAY, LEARNED_TAYLOR],
+                         ids=["constant_decay", "param_feature", "taylor_dense", "taylor_decay", "learned_decay",
+                              "learned_taylor"])
+def test_constant_decay_feature_params_taylor2_and_learnable_decays(source):
     spec = front_end(source)
     shapes = [SHAPES[0], SHAPES[3]] + ([] if spec.decay is not None else CROSS)
     for index, shape in enumerate(shapes):
@@ -124,3 +129,18 @@ def test_prefill_then_steps_equal_one_full_call(source, inputs):
         o, state = mod.step(q[:, :, start:stop], k[:, :, start:stop], v[:, :, start:stop], state, **inputs)
         pieces.append(o)
     torch.testing.assert_close(torch.cat(pieces, dim=2), full, atol=1e-12, rtol=1e-10)
+
+
+@pytest.mark.parametrize("source,features,columns", [(LEARNED_DECAY, 16, 4), (LEARNED_TAYLOR, 1 + 16 + 256, 3)],
+                         ids=["learned_decay", "learned_taylor"])
+def test_a_learnable_decay_gets_its_gradient_through_the_state_too(source, features, columns):
+    """dL/dlog g = sum_i i (g_i . u_i) - sum_j j (v'_j . dv'_j) + <S0, dS0> + (N - 1) <dS, S>:
+    gradcheck of the decay's input, with and without a state in and out, against finite differences."""
+    mod = module(source, "triton")
+    q, k, v = _qkv(1, 2, 1, 21, 21, 16, 3, shift=0.5)
+    g = torch.tensor([0.3, -0.8], dtype=torch.float64)
+    s0 = torch.rand(1, 2, features, columns, dtype=torch.float64)
+    leaves = [t.clone().requires_grad_() for t in (q, k, v, g, s0)]
+    assert torch.autograd.gradcheck(lambda q, k, v, g, s0: mod.attention(q, k, v, g=g, initial_state=s0, return_state=True),
+                                    leaves, eps=1e-6, atol=1e-6, rtol=1e-4, fast_mode=True)
+    assert torch.autograd.gradcheck(lambda g: mod.attention(q, k, v, g=g), (leaves[3],), eps=1e-6, atol=1e-6, rtol=1e-4)
