@@ -3,7 +3,8 @@
 - `attncc check` passes on every example (under Triton's interpreter here).
 - Mutation tests: a deliberately wrong kernel (the score's derivative with a sign slip, a key
   range one short, the sink's gradient dropped, a learnable gradient scattered to the mirrored
-  slot) makes the generated checks fail, on the tensors the bug touches. A check that cannot
+  slot, linear attention's state gradient not decayed) makes the generated checks fail, on the
+  tensors the bug touches. A check that cannot
   fail is worse than none.
 - The generated file is plain pytest, run in a subprocess next to its module.
 - The values the checks generate, and the user's overrides (file and options).
