@@ -71,7 +71,8 @@ def main(path, dtypes, D=64, DV=64):
         k = torch.zeros(1, 1, 40, D, dtype=dtype, requires_grad=True)
         v = torch.zeros(1, 1, 40, DV, dtype=dtype, requires_grad=True)
         stateful = hasattr(mod, "step")  # causal linear attention: also with a state in and out
-        for deterministic, state in [(False, False), (True, False)][:2 if learn else 1] + [(False, True)] * stateful:
+        variants = 2 if learn and mod.FAMILY != "linear" else 1  # deterministic=True: softmax family only
+        for deterministic, state in [(False, False), (True, False)][:variants] + [(False, True)] * stateful:
             launches.clear()
             if state:
                 features = 1 + D + D * D if spec.is_taylor2 else D
