@@ -21,15 +21,18 @@ from . import ir
 from . import syntax as S
 from .errors import Diagnostic, SpecError, did_you_mean
 from .ir import BOOL, FLOAT, INT
+from . import schedule
 from .parser import RESERVED_WORDS
 from .check_exprs import CONTEXTS, ExpressionChecker, start_of
 
 # Names the generated module uses for its own arguments: a param or input may not take them.
 API_NAMES = ("q", "k", "v", "o", "scale", "return_lse", "deterministic", "initial_state", "return_state",
-             "state", "torch", "math", "triton", "tl")
+             "kernel_options", "state", "torch", "math", "triton", "tl")
 # Module-level names of every generated module: the spec's name may not replace them.
-MODULE_NAMES = ("attention", "step", "torch", "math", "triton", "tl", "SPEC_NAME", "SPEC_DOC", "SPEC_HASH", "BACKEND",
-                "FAMILY", "NORM", "PARAMS", "INPUTS", "TILE")
+# The schedule code (attncc/schedule.py) is copied into every Triton module: its names too.
+MODULE_NAMES = ("attention", "step", "torch", "math", "triton", "tl", "os", "SPEC_NAME", "SPEC_DOC", "SPEC_HASH",
+                "BACKEND", "FAMILY", "NORM", "PARAMS", "INPUTS", "TILE", "chosen_tiles") \
+    + tuple(name for name in vars(schedule) if not name.startswith("_"))
 PYTHON_BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 SINGLE_STATEMENTS = ("mask", "score", "norm", "feature", "decay", "scale", "tile")
 

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 from . import __version__
+from .bench import BenchUsageError, add_bench_arguments, run_bench
 from .check_values import CheckValues, CheckValuesError, read_values_file, values_from_cli
 from .compiler import BACKENDS, DEFAULT_BACKEND, compile_source
 from .errors import SpecError
@@ -61,8 +62,20 @@ def cmd_compile(args) -> int:
                           "add --tests")
     if args.tests is not None and args.output == "-":
         raise _UsageError("--tests needs the module in a file for the checks to import; give -o FILE.py")
-    result = compile_source(source, args.spec, args.backend)
+    tuned = None
+    if args.tuned:
+        if args.backend != "triton":
+            raise _UsageError("--tuned compiles tuned tile sizes into Triton kernels; drop it or use --backend triton")
+        from .compiler import front_end
+        from .tuning import tuned_for
+
+        tuned = tuned_for(front_end(source, args.spec).source_hash)
+    result = compile_source(source, args.spec, args.backend, tuned)
     _print_warnings(result, source, args.spec)
+    if tuned is not None:
+        print(f"compiled in {len(tuned)} tuned config(s) from the tuning cache" if tuned else
+              "the tuning cache has no configs for this spec (attncc tune first); compiled without",
+              file=sys.stderr)
     if args.output == "-":
         sys.stdout.write(result.code)
         return 0
@@ -89,6 +102,32 @@ def cmd_check(args) -> int:
         if not Path(path).is_file():
             raise _UsageError(f"no such spec file: {path}")
     return check_specs(args.specs, args.backend, _check_values(args))
+
+
+def cmd_tune(args) -> int:
+    from . import tuning
+
+    if args.show:
+        spec_hash = None
+        if args.spec:
+            from .compiler import front_end
+
+            spec_hash = front_end(_read(args.spec), args.spec).source_hash
+        print(tuning.show_cache(spec_hash=spec_hash))
+        return 0
+    if not args.spec or not args.shape:
+        raise _UsageError("attncc tune needs a spec and --shape B,H,N,D[,M,HKV,DV] (or --show to list the cache)")
+    if args.max_configs is not None and args.max_configs < 1:
+        raise _UsageError(f"--max-configs must be at least 1; got {args.max_configs}")
+    from .bench import param_and_input_values, parse_shape
+    from .compiler import front_end
+
+    source = _read(args.spec)
+    spec = front_end(source, args.spec)
+    shape, _ = parse_shape(args.shape)
+    params, given_inputs = param_and_input_values(spec, args)
+    return tuning.run_tune(spec, source, shape, tuning.parse_dtype(args.dtype), args.backward, params, given_inputs,
+                           args.max_configs, args.allow_cpu)
 
 
 def cmd_show(args) -> int:
@@ -133,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tests", nargs="?", const="", default=None, metavar="TEST_FILE.py",
                    help="also write the generated checks (a pytest file; default test_MODULE.py), "
                         "next to the module when given as a bare file name")
+    p.add_argument("--tuned", action="store_true",
+                   help="compile in the tuning cache's tile configs for this spec (see attncc tune)")
     _add_value_options(p)
     p.set_defaults(run=cmd_compile)
 
@@ -142,6 +183,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"code generator to check (default: {DEFAULT_BACKEND})")
     _add_value_options(p)
     p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("tune", help="benchmark a spec's tile configs on the GPU and keep the winners in the tuning cache")
+    p.add_argument("spec", nargs="?", help="the .attn file")
+    p.add_argument("--shape", metavar="B,H,N,D[,M,HKV,DV]", help="the call to tune for (M defaults to N, HKV to H, "
+                   "DV to D); the winner holds for lengths in the same power-of-two bucket")
+    p.add_argument("--dtype", default="bf16", help="bf16 (default), fp16, fp32 or fp64")
+    p.add_argument("--backward", action="store_true", help="also tune the backward kernels")
+    p.add_argument("--max-configs", type=int, default=None, metavar="K",
+                   help="benchmark at most K configs per kernel, the ones closest to the default")
+    p.add_argument("--allow-cpu", action="store_true",
+                   help="without a GPU, tune under Triton's interpreter (to try the command: not kernel speed)")
+    p.add_argument("--show", action="store_true", help="list the tuning cache (with SPEC: that spec's entries)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="a param's value for the tuned call")
+    p.add_argument("--input", action="append", metavar="NAME=VALUE|LOW:HIGH",
+                   help="an input's value for the tuned call: one value everywhere, or uniform draws from [LOW, HIGH)")
+    p.set_defaults(run=cmd_tune)
+
+    p = sub.add_parser("bench", help="time a spec's kernels against SDPA and FlexAttention; write JSON and a plot")
+    add_bench_arguments(p)
+    p.set_defaults(run=run_bench)
 
     p = sub.add_parser("show", help="print the spec as the compiler understands it, and its mask")
     p.add_argument("spec", help="the .attn file")
@@ -167,7 +228,7 @@ def main(argv=None) -> int:
     except SpecError as exc:
         print(exc.render(), file=sys.stderr)
         return 1
-    except (_UsageError, CheckValuesError) as exc:
+    except (_UsageError, CheckValuesError, BenchUsageError) as exc:
         print(f"attncc: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

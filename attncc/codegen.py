@@ -11,6 +11,8 @@ and passed in the context.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
+from typing import Mapping, Optional
 
 import jinja2
 
@@ -107,6 +109,8 @@ def module_context(spec: ir.Spec, backend: str) -> dict:
         "lse_available": not spec.is_linear and spec.norm.kind == "softmax",
         **state_context(spec),
         "tile": dict(spec.tile.options),
+        "kernel_options_example": ('{"chunk": 64}' if spec.is_linear
+                                   else '{"block_m": 64, "block_n": 32, "warps": 4, "stages": 2}'),
         "params": [{"name": p.name, "type": p.type, "default": p.default} for p in spec.params],
         "inputs": [
             {
@@ -119,8 +123,15 @@ def module_context(spec: ir.Spec, backend: str) -> dict:
     }
 
 
-def render(spec: ir.Spec, backend: str = "torch") -> str:
-    """The generated module's source for `spec` on `backend`."""
+@functools.lru_cache(maxsize=1)
+def schedule_source() -> str:
+    """attncc/schedule.py's text: every Triton module carries it verbatim."""
+    return (Path(__file__).parent / "schedule.py").read_text().rstrip("\n")
+
+
+def render(spec: ir.Spec, backend: str = "torch", tuned: Optional[Mapping[str, dict]] = None) -> str:
+    """The generated module's source for `spec` on `backend`; `tuned` (triton backend): tile
+    configs to compile in, by cache key without its triton version (see attncc/tuning.py)."""
     if backend not in BACKEND_TEMPLATES:
         raise ValueError(f"unknown backend {backend!r}; expected one of {sorted(BACKEND_TEMPLATES)}")
     context = module_context(spec, backend)
@@ -129,5 +140,6 @@ def render(spec: ir.Spec, backend: str = "torch") -> str:
     else:
         from .triton_lowering import triton_context
 
-        context.update(triton_context(spec))
+        context.update(triton_context(spec), schedule_code=schedule_source(),
+                       tuned={key: dict(tuned[key]) for key in sorted(tuned or {})})
     return environment().get_template("module.py.jinja").render(**context)

@@ -8,6 +8,7 @@ that cannot be compiled; warnings come back alongside the code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping, Optional
 
 from . import ir
 from .check import check
@@ -39,10 +40,12 @@ def analyse_warnings(spec: ir.Spec) -> tuple[Diagnostic, ...]:
     return tuple(check_reads(spec))
 
 
-def compile_source(source: str, filename: str = "<spec>", backend: str = DEFAULT_BACKEND) -> CompileResult:
-    """Compile spec text to module source for `backend`."""
+def compile_source(source: str, filename: str = "<spec>", backend: str = DEFAULT_BACKEND,
+                   tuned: Optional[Mapping[str, dict]] = None) -> CompileResult:
+    """Compile spec text to module source for `backend`; `tuned`: tile configs to compile in
+    (`attncc compile --tuned`, see attncc/tuning.py)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     spec = front_end(source, filename)
     warnings = analyse_warnings(spec)
-    return CompileResult(spec=spec, code=render(spec, backend), warnings=warnings, backend=backend)
+    return CompileResult(spec=spec, code=render(spec, backend, tuned), warnings=warnings, backend=backend)

@@ -33,7 +33,6 @@ def linear_context(spec: ir.Spec) -> dict:
     decay_inputs = [x for x in spec.inputs if x.name in {r["input"] for r in decay_grads}]
     grad_args = [f"G_{x.name}_s{k}" for x in decay_inputs for k in range(len(x.dims))]
     grad_args += [name for r in decay_grads for name in (f"RV{r['slot']}", f"RI{r['slot']}")]
-    chunk = spec.tile.get("chunk")
     return {
         "causal": is_causal_mask(spec.mask),
         "taylor2": spec.is_taylor2,
@@ -49,6 +48,4 @@ def linear_context(spec: ir.Spec) -> dict:
         "decay_grad_args": argument_lines(grad_args + ["DLOGK"]) if decay_grads else "",
         "learnable_names": tuple(x.name for x in decay_inputs),
         "decay_slots": tuple(r["input"] for r in decay_grads),
-        "chunk": chunk[0] if chunk else None,
-        "warps": 4,
     }

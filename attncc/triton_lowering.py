@@ -18,7 +18,6 @@ from .symbolic import simplify_spec
 from .tiles import analyse_tiles
 from .triton_printer import TritonPrinter
 
-DEFAULT_TILE = {"block_m": None, "block_n": None, "warps": 4, "stages": 2}
 
 
 def _condition(expr: ir.Expr, printer: TritonPrinter) -> str:
@@ -178,8 +177,6 @@ def triton_context(spec: ir.Spec) -> dict:
     def record_args(reads):
         return [name for r in reads for name in (f"RV{r['slot']}", f"RI{r['slot']}")]
 
-    tile = dict(DEFAULT_TILE)
-    tile.update({name: values[0] for name, values in spec.tile.options})
     return {
         "invariant_lines": _binding_lines(invariants, printer),
         "tile_lines": _binding_lines(tile_shared, printer),
@@ -203,8 +200,5 @@ def triton_context(spec: ir.Spec) -> dict:
         "learnable_names": tuple(x.name for x in learnable_read),
         "score_slots": tuple(r["input"] for r in score_grads),
         "sink_slots": tuple(r["input"] for r in sink_grads),
-        "block_m": tile["block_m"],
-        "block_n": tile["block_n"],
-        "warps": tile["warps"],
-        "stages": tile["stages"],
+        "taylor2": False,
     }

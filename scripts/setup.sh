@@ -12,4 +12,4 @@ pip_install() {
   .venv/bin/python -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2)
 }
 pip_install torch==2.13.0
-pip_install -e '.[test]'
+pip_install -e '.[test,bench]'

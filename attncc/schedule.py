@@ -1,0 +1,330 @@
+"""Schedules: the tile space of a kernel, what fits a GPU, the default, and the tuning cache.
+
+This file is standard-library Python only, because `attncc compile` copies it verbatim into
+every generated Triton module: a module picks its tiles, prunes what cannot fit and reads and
+writes the tuning cache with torch and triton alone, by exactly the rules `attncc tune` uses.
+Names that do not start with '_' become module-level names of every generated module, so
+attncc/check.py refuses them as spec names.
+
+A config is a dict of tile names to ints: block_m, block_n, warps, stages (softmax family) or
+chunk, warps (linear attention). Each of a spec's two kernels ("forward", "backward") has its
+own config. Shapes enter as `dims`: (block_d, block_dv, elsize), the padded head dims and the
+bytes per element of q.
+"""
+
+import itertools
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: writers are not serialized, each write is still atomic
+    fcntl = None
+
+KERNELS = ("forward", "backward")
+TILE_NAMES = {"softmax": ("block_m", "block_n", "warps", "stages"), "linear": ("chunk", "warps")}
+CACHE_FORMAT = "attncc-tuning/1"
+
+# Per compute capability: (name, shared memory one block may use in bytes). Every architecture
+# here has 64K 32-bit registers per SM and at most 255 per thread; spilling past that is legal
+# but slow, so a config whose live values alone need more is pruned.
+ARCHITECTURES = {
+    80: ("sm80", 166912),   # A100
+    86: ("sm86", 101376),   # RTX 30, A10, A40
+    89: ("sm89", 101376),   # RTX 40, L4, L40
+    90: ("sm90", 232448),   # H100, H200
+    100: ("sm100", 232448),  # B200
+    120: ("sm120", 101376),  # RTX 50
+}
+MAX_REGISTERS = 255
+
+# The default space per family and kernel, in tiers: a tier is tried only when nothing in the
+# ones before it fits (large head dims, fp32 and fp64, architectures with 99 KB of shared memory).
+DEFAULT_SPACE = {
+    ("softmax", "forward"): [
+        {"block_m": (64, 128), "block_n": (32, 64, 128), "warps": (4, 8), "stages": (2, 3, 4)},
+        {"block_m": (16, 32, 64), "block_n": (16, 32, 64), "warps": (4,), "stages": (1, 2)},
+    ],
+    ("softmax", "backward"): [
+        {"block_m": (32, 64, 128), "block_n": (32, 64, 128), "warps": (4, 8), "stages": (1, 2, 3)},
+        {"block_m": (16, 32), "block_n": (16, 32), "warps": (4,), "stages": (1,)},
+    ],
+    ("linear", "forward"): [{"chunk": (32, 64, 128), "warps": (4, 8)}, {"chunk": (16,), "warps": (4,)}],
+    ("linear", "backward"): [{"chunk": (32, 64, 128), "warps": (4, 8)}, {"chunk": (16,), "warps": (4,)}],
+}
+# What the heuristic default aims for (the closest config that fits is taken).
+TARGETS = {
+    ("softmax", "forward"): {"block_m": 128, "block_n": 64, "warps": 8, "stages": 3},
+    ("softmax", "backward"): {"block_m": 64, "block_n": 64, "warps": 4, "stages": 2},
+    ("linear", "forward"): {"chunk": 64, "warps": 4},
+    ("linear", "backward"): {"chunk": 64, "warps": 4},
+}
+# Under Triton's interpreter nothing has to fit, and small tiles cost little and exercise the
+# tile and chunk boundaries.
+INTERPRETER_CONFIG = {"softmax": {"block_m": 32, "block_n": 32, "warps": 4, "stages": 2},
+                      "linear": {"chunk": 32, "warps": 4}}
+
+
+class ScheduleError(ValueError):
+    """A tile config that cannot run (unknown name, bad value, does not fit): the message says
+    which tile, which limit and the fix."""
+
+
+def architecture(capability):
+    """(name, shared memory bytes) of a compute capability such as (9, 0), or of the closest
+    older one listed; None for an unknown or pre-Ampere capability."""
+    number = capability[0] * 10 + capability[1]
+    known = [c for c in ARCHITECTURES if c <= number]
+    return ARCHITECTURES[max(known)] if known else None
+
+
+def padded_dims(d, dv, elsize):
+    """(block_d, block_dv, elsize): the head dims as the kernels pad them (a power of two, >= 16)."""
+    return (max(16, 1 << max(0, (d - 1).bit_length())), max(16, 1 << max(0, (dv - 1).bit_length())), elsize)
+
+
+def estimate(family, kernel, config, dims, taylor2=False):
+    """(shared memory bytes, live 32-bit registers per thread) of a kernel under `config`.
+
+    An estimate, calibrated against Triton's own numbers for sm_80 and sm_90 (see
+    bench/calibration/): pipelined tiles take `stages` buffers in shared memory, the
+    accumulators and the score tile live in registers.
+    """
+    bd, bdv, es = dims
+    threads = 32 * config["warps"]
+    if family == "linear":
+        c = config["chunk"]
+        rows = 1 + bd + bd * bd if taylor2 else bd
+        state = rows * bdv * 4  # fp32 state (and its gradient in the backward)
+        tiles = c * (2 * bd + bdv) * es + c * c * 4
+        if kernel == "forward":
+            return tiles + state // 2, (state + c * bdv * 4 + c * c * 4) // 4 // threads + 32
+        return 2 * tiles + state, (2 * state + 2 * c * bdv * 4 + c * c * 4) // 4 // threads + 32
+    bm, bn, stages = config["block_m"], config["block_n"], config["stages"]
+    if kernel == "forward":
+        shared = es * (bm * bd + max(1, stages - 1) * bn * (bd + bdv)) + es * bm * bn
+        live = bm * bdv + bm * bn + bm * bd * es // 4
+        return shared, live // threads + 32
+    shared = es * (bn * (bd + bdv) + max(1, stages) * bm * (bd + bdv) + 2 * bm * bn)
+    live = bn * (bd + bdv) + 2 * bm * bn + bn * (bd + bdv) * es // 4
+    return shared, live // threads + 32
+
+
+def misfit(family, kernel, config, dims, arch, taylor2=False):
+    """Why `config` cannot run on `arch` ((name, shared bytes) from `architecture`), or None if
+    it fits. Under the interpreter (arch None) everything fits."""
+    if arch is None:
+        return None
+    name, limit = arch
+    shared, registers = estimate(family, kernel, config, dims, taylor2)
+    if shared > limit:
+        return f"needs about {shared:,} bytes of shared memory; {name} allows {limit:,} per block"
+    if registers > MAX_REGISTERS:
+        return f"needs about {registers} registers per thread; {name} allows {MAX_REGISTERS}"
+    return None
+
+
+def space(family, kernel, fixed, tier=0):
+    """The configs of one tier of the space: the spec's tile values (`fixed`: name -> values)
+    where it gives them, the default tier's elsewhere. Ordered, duplicates removed."""
+    names = TILE_NAMES[family]
+    default = DEFAULT_SPACE[(family, kernel)][tier]
+    values = [tuple(fixed.get(n) or default[n]) for n in names]
+    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+
+
+def pruned_space(family, kernel, fixed, dims, arch, taylor2=False):
+    """The configs that fit `arch`: the first tier with any, else raises ScheduleError naming
+    the smallest config, the limit it exceeds and the fix."""
+    tiers = DEFAULT_SPACE[(family, kernel)]
+    for tier in range(len(tiers)):
+        kept = [c for c in space(family, kernel, fixed, tier) if misfit(family, kernel, c, dims, arch, taylor2) is None]
+        if kept:
+            return kept
+    every = [c for t in range(len(tiers)) for c in space(family, kernel, fixed, t)]
+    smallest = min(every, key=lambda c: estimate(family, kernel, c, dims, taylor2))
+    bd, bdv, es = dims
+    given = ", ".join(f"{n} = {' | '.join(map(str, v))}" for n, v in sorted(fixed.items()))
+    fix = (f"the spec's tile statement fixes {given}: allow smaller values" if given
+           else "use smaller head dims or a 16-bit dtype")
+    raise ScheduleError(f"no {kernel} tile config fits {arch[0]} at head dims {bd}/{bdv} with {es}-byte elements: "
+                        f"the smallest, {describe(smallest)}, {misfit(family, kernel, smallest, dims, arch, taylor2)}; "
+                        f"{fix}")
+
+
+def describe(config):
+    return " ".join(f"{k}={v}" for k, v in config.items())
+
+
+def heuristic(family, kernel, fixed, dims, arch, taylor2=False):
+    """The default config when nothing is tuned: under the interpreter small tiles (the spec's
+    first values where it gives them); on a GPU the config of the pruned space closest to the
+    family's target (distance: the sum of |log2| ratios; ties to the first in order)."""
+    if arch is None:
+        return {n: (fixed[n][0] if fixed.get(n) else v) for n, v in INTERPRETER_CONFIG[family].items()}
+    target = TARGETS[(family, kernel)]
+    kept = pruned_space(family, kernel, fixed, dims, arch, taylor2)
+    return min(kept, key=lambda c: sum(abs(math.log2(c[n] / target[n])) for n in c))
+
+
+def checked_options(family, options):
+    """The forward and backward configs given by a call's `kernel_options`: a dict of tile names
+    for both kernels, optionally with "forward" / "backward" dicts for one; raises ScheduleError
+    for an unknown name or a bad value. Returns {kernel: partial config}."""
+    names = TILE_NAMES[family]
+    if not isinstance(options, dict):
+        raise ScheduleError(f"kernel_options must be a dict of tile names ({', '.join(names)}); "
+                            f"got {type(options).__name__}")
+    shared = {k: v for k, v in options.items() if k not in KERNELS}
+    result = {}
+    for kernel in KERNELS:
+        own = options.get(kernel, {})
+        if not isinstance(own, dict):
+            raise ScheduleError(f"kernel_options['{kernel}'] must be a dict of tile names; got {type(own).__name__}")
+        merged = dict(shared, **own)
+        for name, value in merged.items():
+            if name not in names:
+                raise ScheduleError(f"kernel_options: unknown tile '{name}'; {family} kernels take "
+                                    + ", ".join(names))
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ScheduleError(f"kernel_options: tile '{name}' must be an int; got {value!r}")
+            power = value >= 1 and value & (value - 1) == 0
+            if name in ("block_m", "block_n", "chunk") and not (power and value >= 16):
+                raise ScheduleError(f"kernel_options: tile '{name}' must be a power of two, at least 16; got {value}")
+            if name == "warps" and value not in (1, 2, 4, 8, 16):
+                raise ScheduleError(f"kernel_options: tile 'warps' must be 1, 2, 4, 8 or 16; got {value}")
+            if name == "stages" and not 1 <= value <= 8:
+                raise ScheduleError(f"kernel_options: tile 'stages' must be between 1 and 8; got {value}")
+        result[kernel] = merged
+    return result
+
+
+# ---------------------------------------------------------------- the tuning cache
+
+def cache_dir():
+    """The folder of attncc's caches: $ATTNCC_CACHE_DIR, else $XDG_CACHE_HOME/attncc, else ~/.cache/attncc."""
+    if os.environ.get("ATTNCC_CACHE_DIR"):
+        return os.environ["ATTNCC_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "attncc")
+
+
+def cache_path():
+    """The tuning cache file: $ATTNCC_TUNING_CACHE, else tuning.json in cache_dir()."""
+    return os.environ.get("ATTNCC_TUNING_CACHE") or os.path.join(cache_dir(), "tuning.json")
+
+
+def length_bucket(n):
+    """The bucket of a sequence length: the next power of two, at least 64 (a tuned winner holds
+    for every length in its bucket)."""
+    return max(64, 1 << max(0, (n - 1).bit_length()))
+
+
+def cache_key(spec_hash, kernel, device, dtype, d, dv, n, m, triton_version):
+    """The cache key of a (spec, kernel, device, dtype, head dims, length bucket, triton) point."""
+    return "|".join([spec_hash[:16], kernel, device, dtype, f"D{d}", f"DV{dv}", f"N{length_bucket(n)}",
+                     f"M{length_bucket(m)}", f"triton{triton_version}"])
+
+
+def key_fields(key):
+    """The parts of a cache key, by name (the inverse of cache_key, lengths as buckets)."""
+    spec, kernel, device, dtype, d, dv, n, m, triton = key.split("|")
+    return {"spec": spec, "kernel": kernel, "device": device, "dtype": dtype, "D": int(d[1:]), "DV": int(dv[2:]),
+            "N": int(n[1:]), "M": int(m[1:]), "triton": triton[len("triton"):]}
+
+
+def read_cache(path):
+    """(entries by key, problem): the cache's entries; a missing file is empty; a file that is
+    not a tuning cache of this format gives no entries and a problem that says so."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return {}, None
+    except (OSError, ValueError) as exc:
+        return {}, f"tuning cache {path} is unreadable ({exc}); it is ignored (tuning again rewrites it)"
+    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or not isinstance(data.get("entries"), dict):
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        return {}, (f"tuning cache {path} has format {found!r}, not {CACHE_FORMAT!r}; it is ignored "
+                    "(tuning again rewrites it)")
+    entries = {k: e for k, e in data["entries"].items()
+               if isinstance(e, dict) and isinstance(e.get("config"), dict) and k.count("|") == 8}
+    dropped = len(data["entries"]) - len(entries)
+    return entries, (f"tuning cache {path}: {dropped} malformed entries ignored" if dropped else None)
+
+
+def store_entries(path, new_entries):
+    """Add entries to the cache file under an exclusive lock (concurrent tuners keep each
+    other's entries), written atomically (a reader sees the old file or the new one). A corrupt
+    file is replaced. Returns the problem found in the old file, or None."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with open(path + ".lock", "a") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            entries, problem = read_cache(path)
+            entries.update(new_entries)
+            fd, tmp = tempfile.mkstemp(prefix=".tuning.", suffix=".tmp", dir=folder)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump({"format": CACHE_FORMAT, "entries": entries}, handle, indent=1, sort_keys=True)
+                os.replace(tmp, path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        finally:
+            if fcntl is not None:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    return problem
+
+
+def stale_versions(entries, key):
+    """The triton versions of entries that match `key` in everything but the triton version."""
+    stem = key.rsplit("|", 1)[0] + "|"
+    return sorted(key_fields(k)["triton"] for k in entries if k.startswith(stem) and k != key)
+
+
+def benchmark(run, configs, timer, progress=None):
+    """Time `run(config)` for each config with `timer(fn) -> ms`: a list of (config, ms or None,
+    error or None), in order. A config that fails to compile or launch is recorded, not raised.
+    `progress(i, n, config, ms, error)` is called after each."""
+    results = []
+    for index, config in enumerate(configs):
+        try:
+            ms, error = float(timer(lambda: run(config))), None
+        except Exception as exc:  # a compile or resource failure of one config
+            ms, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        results.append((config, ms, error))
+        if progress is not None:
+            progress(index + 1, len(configs), config, ms, error)
+    return results
+
+
+def entry(config, ms, spec_name, shape, candidates):
+    """A cache entry: the winner and what it was measured on."""
+    return {"config": dict(config), "ms": ms, "spec": spec_name, "shape": list(shape), "candidates": candidates,
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def winner(results):
+    """(config, ms) of the fastest config that ran; raises ScheduleError listing the failures
+    when none did."""
+    ran = [(ms, i) for i, (_, ms, error) in enumerate(results) if error is None]
+    if not ran:
+        reasons = "; ".join(f"{describe(c)}: {e}" for c, _, e in results[:4])
+        raise ScheduleError(f"no tile config ran ({len(results)} tried): {reasons}")
+    ms, index = min(ran)
+    return results[index][0], ms
+
+
+def notify(message, _seen=set()):
+    """Warn once per process about a cache problem (a bad cache never stops a call)."""
+    if message not in _seen:
+        _seen.add(message)
+        warnings.warn(f"attncc: {message}", RuntimeWarning, stacklevel=3)

@@ -1,0 +1,70 @@
+"""`attncc tune`, `attncc tune --show` and `attncc compile --tuned`, end to end under the
+interpreter (`--allow-cpu`), with the tuning cache in a temporary folder."""
+
+from pathlib import Path
+
+import pytest
+
+from attncc import schedule
+from attncc.cli import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CAUSAL = str(EXAMPLES / "causal.attn")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    path = tmp_path / "tuning.json"
+    monkeypatch.setenv("ATTNCC_TUNING_CACHE", str(path))
+    return path
+
+
+def test_tune_then_show_then_compile_tuned(tmp_path, cache, capsys):
+    spec = str(EXAMPLES / "sliding_window.attn")
+    status = main(["tune", spec, "--shape", "1,2,40,16", "--dtype", "fp32", "--backward", "--allow-cpu",
+                   "--max-configs", "2", "--param", "window=8"])
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert "CPU INTERPRETER" in err and "nothing about kernel speed" in err
+    assert "[############............] 1/2 " in err and "[########################] 2/2 " in err
+    assert out.splitlines()[0].startswith("forward  block_m=")
+    assert out.splitlines()[1].startswith("backward block_m=")
+    assert "(best of 2)" in out and f"kept in {cache}" in out
+    entries, problem = schedule.read_cache(str(cache))
+    assert problem is None
+    assert sorted(schedule.key_fields(k)["kernel"] for k in entries) == ["backward", "forward"]
+    assert {schedule.key_fields(k)["N"] for k in entries} == {64}
+
+    assert main(["tune", "--show", spec]) == 0
+    shown = capsys.readouterr().out
+    assert shown.splitlines()[0] == f"tuning cache: {cache}"
+    assert shown.count("sliding_window") == 2 and "interpreter" in shown
+    assert main(["tune", "--show", str(EXAMPLES / "causal.attn")]) == 0
+    assert "(no entries for this spec)" in capsys.readouterr().out
+
+    module = tmp_path / "sw.py"
+    assert main(["compile", spec, "-o", str(module), "--tuned"]) == 0
+    assert "compiled in 2 tuned config(s)" in capsys.readouterr().err
+    text = module.read_text()
+    for key, e in entries.items():
+        assert repr(key.rsplit("|", 1)[0]) in text
+    assert main(["compile", str(EXAMPLES / "causal.attn"), "-o", str(tmp_path / "c.py"), "--tuned"]) == 0
+    assert "has no configs for this spec" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["tune", CAUSAL, "--shape", "1,2,40,16"], "no GPU here: attncc tune measures the kernels on a GPU. --allow-cpu"),
+    (["tune", CAUSAL, "--shape", "1,2,40"], "--shape takes B,H,N,D[,M,HKV,DV] (positive integers; M defaults to N"),
+    (["tune", CAUSAL, "--shape", "1,2,x,16"], "; got '1,2,x,16'"),
+    (["tune", CAUSAL, "--shape", "1,3,40,16,40,2"], "H=3 must be a multiple of HKV=2"),
+    (["tune", CAUSAL, "--shape", "1,2,40,16", "--dtype", "int8"], "--dtype must be one of bf16"),
+    (["tune", CAUSAL, "--shape", "1,2,40,16", "--allow-cpu"], "--dtype bf16 needs a GPU"),
+    (["tune", CAUSAL], "attncc tune needs a spec and --shape"),
+    (["tune", CAUSAL, "--shape", "1,2,40,16", "--max-configs", "0"], "--max-configs must be at least 1"),
+    (["tune", CAUSAL, "--shape", "1,2,40,16", "--allow-cpu", "--dtype", "fp32", "--param", "w=1"],
+     "has no param 'w'"),
+    (["compile", CAUSAL, "--backend", "torch", "--tuned", "-o", "-"], "--tuned compiles tuned tile sizes"),
+])
+def test_tune_usage_errors(argv, message, cache, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
