@@ -199,7 +199,7 @@ TOP_KEYS = {
     "schema": str, "device": str, "interpreter": bool, "peak_tflops": (float, type(None)),
     "peak_source": str, "versions": dict, "date": str, "spec": dict, "dtype": str,
     "causal_flops": bool, "vs": list, "params": dict, "inputs": dict, "timing": str, "env": dict,
-    "shapes": list, "rows": list, "flex_block_mask_ms": list,
+    "shapes": list, "rows": list, "flex_block_mask_ms": list, "tiles": list,
 }
 VERSION_KEYS = ("attncc", "torch", "triton", "python", "cuda")
 SPEC_KEYS = ("name", "path", "hash")
@@ -289,6 +289,10 @@ def result_problems(doc) -> list[str]:
             problems.append(f"shapes[{i}] must be {{{', '.join(SIZE_KEYS)}}} positive ints; got {shape!r}")
     for i, row in enumerate(doc["rows"]):
         problems += _row_problems(i, row, doc["causal_flops"])
+    for i, entry in enumerate(doc["tiles"]):
+        if not isinstance(entry, dict) or sorted(entry) != ["config", "key", "source"] \
+                or not isinstance(entry["config"], dict) or not isinstance(entry["source"], str):
+            problems.append(f"tiles[{i}] must be {{key, config, source}}; got {entry!r}")
     for i, entry in enumerate(doc["flex_block_mask_ms"]):
         if not isinstance(entry, dict) or sorted(entry) != sorted(BLOCK_MASK_KEYS) or not _number(entry["ms"]) \
                 or not isinstance(entry["note"], str) or (entry["ms"] is None and not entry["note"]):
@@ -805,7 +809,7 @@ def build_document(spec, args, target: Target, dtype: str, vs: tuple, params: di
         "dtype": dtype, "causal_flops": bool(args.causal_flops), "vs": list(vs),
         "params": params, "inputs": inputs, "timing": target.timing,
         "env": {name: os.environ.get(name) for name in ("ATTNCC_AUTOTUNE", "TRITON_INTERPRET")},
-        "shapes": [s.as_json() for s in shapes], "rows": [], "flex_block_mask_ms": [],
+        "shapes": [s.as_json() for s in shapes], "rows": [], "flex_block_mask_ms": [], "tiles": [],
     }
 
 
@@ -852,6 +856,8 @@ def run_bench(args) -> int:
         doc["rows"] += rows
         if block is not None:
             doc["flex_block_mask_ms"].append(block)
+    doc["tiles"] = [{"key": key, "config": config, "source": source}
+                    for key, (config, source) in mod.chosen_tiles().items()]
     validate_result(doc)
     return _report(doc, args)
 

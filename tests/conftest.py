@@ -11,8 +11,11 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.attn"))
 # set before triton is first imported.
 os.environ.setdefault("TRITON_INTERPRET", "1")
 
-# Compiled modules go to a fresh folder, never the user's cache.
+# Compiled modules and the tuning cache go to a fresh folder, never the user's; nothing is
+# tuned unless a test asks.
 os.environ["ATTNCC_CACHE_DIR"] = tempfile.mkdtemp(prefix="attncc-test-cache-")
+os.environ.pop("ATTNCC_TUNING_CACHE", None)
+os.environ.pop("ATTNCC_AUTOTUNE", None)
 
 # CI runs the property tests derandomized, so a green run is reproducible; developers' runs
 # keep exploring new examples.

@@ -124,6 +124,7 @@ def valid_doc():
         "dtype": "bfloat16", "causal_flops": True, "vs": ["sdpa"], "params": {}, "inputs": {}, "timing": "do_bench",
         "env": {"ATTNCC_AUTOTUNE": None, "TRITON_INTERPRET": None}, "shapes": [shape.as_json()], "rows": rows,
         "flex_block_mask_ms": [{"B": 1, "H": 2, "N": 16, "M": 16, "ms": 0.5, "note": "create_block_mask"}],
+        "tiles": [{"key": "k", "config": {"block_m": 32, "block_n": 32, "warps": 4, "stages": 2}, "source": "default"}],
     }
 
 
@@ -149,6 +150,7 @@ def test_schema_accepts_a_valid_document_and_its_json_round_trip():
     (lambda d: d["rows"][2].pop("note"), "rows[2]: keys differ"),
     (lambda d: d["shapes"][0].update(N=0), "shapes[0]"),
     (lambda d: d["flex_block_mask_ms"][0].update(ms=None, note=""), "flex_block_mask_ms[0]"),
+    (lambda d: d["tiles"][0].pop("source"), "tiles[0]"),
     (lambda d: d.update(interpreter="no"), "interpreter has the wrong type"),
 ])
 def test_schema_rejects_broken_documents(change, words):
@@ -317,6 +319,9 @@ def test_bench_runs_end_to_end_under_the_interpreter(tmp_path, capsys):
         flex_bwd = rows[(n, "flex", "fwd+bwd")]
         assert flex_bwd["ms"] is None and "no backward on CPU" in flex_bwd["note"]
     assert [(e["N"], e["ms"] > 0) for e in doc["flex_block_mask_ms"]] == [(16, True), (32, True)]
+    # both lengths share the 64 bucket: one forward and one backward config, the interpreter's default
+    assert sorted((t["key"].split("|")[1], t["source"]) for t in doc["tiles"]) == [("backward", "default"),
+                                                                                  ("forward", "default")]
     assert "% peak" in printed and "  [1] " in printed and f"wrote {json_path}" in printed
     png = tmp_path / "alibi_float32_D16_cpu-interpreter.png"
     if bench.import_figure() is None:
