@@ -87,31 +87,66 @@ def padded_dims(d, dv, elsize):
     return (max(16, 1 << max(0, (d - 1).bit_length())), max(16, 1 << max(0, (dv - 1).bit_length())), elsize)
 
 
-def estimate(family, kernel, config, dims, taylor2=False):
-    """(shared memory bytes, live 32-bit registers per thread) of a kernel under `config`.
+# The kernels behind each config: one forward kernel; the softmax backward is three kernels
+# (preprocess, dK/dV, dQ) that share one config.
+PARTS = {("softmax", "forward"): ("fwd",), ("softmax", "backward"): ("bwd_pre", "bwd_kv", "bwd_q"),
+         ("linear", "forward"): ("lin_fwd",), ("linear", "backward"): ("lin_bwd",)}
 
-    An estimate, calibrated against Triton's own numbers for sm_80 and sm_90 (see
-    bench/calibration/): pipelined tiles take `stages` buffers in shared memory, the
-    accumulators and the score tile live in registers.
-    """
-    bd, bdv, es = dims
-    threads = 32 * config["warps"]
-    if family == "linear":
+
+def part_shared(part, config, dims, taylor2=False):
+    """Shared memory in bytes of one kernel: a formula fitted to what Triton compiles for sm_80
+    and sm_90 (bench/calibration/resources.json, 426 configs; never under any of them). The
+    tiles a kernel loads (q/dO rows, k/v columns) count once: the softmax kernels' loads are
+    not multi-buffered (num_stages leaves their shared memory unchanged); a score tile in fp32
+    goes through shared memory for layout conversions."""
+    bd, bdv, e = dims
+    acc = max(4, e)
+    if part.startswith("lin_"):
         c = config["chunk"]
-        rows = 1 + bd + bd * bd if taylor2 else bd
-        state = rows * bdv * 4  # fp32 state (and its gradient in the backward)
-        tiles = c * (2 * bd + bdv) * es + c * c * 4
-        if kernel == "forward":
-            return tiles + state // 2, (state + c * bdv * 4 + c * c * 4) // 4 // threads + 32
-        return 2 * tiles + state, (2 * state + 2 * c * bdv * 4 + c * c * 4) // 4 // threads + 32
-    bm, bn, stages = config["block_m"], config["block_n"], config["stages"]
-    if kernel == "forward":
-        shared = es * (bm * bd + max(1, stages - 1) * bn * (bd + bdv)) + es * bm * bn
-        live = bm * bdv + bm * bn + bm * bd * es // 4
-        return shared, live // threads + 32
-    shared = es * (bn * (bd + bdv) + max(1, stages) * bm * (bd + bdv) + 2 * bm * bn)
-    live = bn * (bd + bdv) + 2 * bm * bn + bn * (bd + bdv) * es // 4
-    return shared, live // threads + 32
+        state = acc * ((1 + bd + bd * bd) if taylor2 else bd) * bdv
+        if part == "lin_fwd":
+            loads = 2 * e * c * (2 * bd + bdv)
+            return (max(loads, acc * c * c + 2 * e * c * bd) if e == 2 else loads + acc * c * c) + state
+        return 2 * (2 * e * c * (bd + bdv) + acc * c * c + state)
+    bm, bn = config["block_m"], config["block_n"]
+    if part == "bwd_pre":
+        return 8 * bm
+    q, do, k, v, score = e * bm * bd, e * bm * bdv, e * bn * bd, e * bn * bdv, acc * bm * bn
+    if part == "fwd":
+        return q + v + max(k, score) + 4 * bm
+    if part == "bwd_kv":
+        if e >= 4:
+            return q + do + k + v + 2 * score
+        return q + do + k + v + (max(k + v, 4096) if bn <= 32 else max(4096, 4 * bm, q // 2))
+    if e >= 4:  # bwd_q
+        return q + do + k + max(v, score)
+    return q + do + k + v + score
+
+
+def part_live_registers(part, config, dims, taylor2=False):
+    """32-bit values per thread that one kernel must keep live at once (fp32 accumulators, the
+    score tile, its 16-bit operand tiles) plus 32 for addresses and indices. Past 255 a kernel
+    spills for certain; below, ptxas decides (bench/calibration/ records what it did)."""
+    bd, bdv, e = dims
+    threads = 32 * config["warps"]
+    if part.startswith("lin_"):
+        c = config["chunk"]
+        state = ((1 + bd + bd * bd) if taylor2 else bd) * bdv
+        live = state + c * c + c * bdv if part == "lin_fwd" else 2 * state + c * c + 2 * c * bdv
+    else:
+        bm, bn = config["block_m"], config["block_n"]
+        live = {"fwd": bm * bdv + bm * bn + bm * bd * e // 4, "bwd_pre": bm * bdv,
+                "bwd_kv": bn * (bd + bdv) + 2 * bm * bn + bn * (bd + bdv) * e // 4,
+                "bwd_q": bm * bd + 2 * bm * bn + bm * (bd + bdv) * e // 4}[part]
+    return live // threads + 32
+
+
+def estimate(family, kernel, config, dims, taylor2=False):
+    """(shared memory bytes, live registers per thread) of a kernel ("forward" / "backward")
+    under `config`: the largest of its parts (see part_shared, part_live_registers)."""
+    parts = PARTS[(family, kernel)]
+    return (max(part_shared(p, config, dims, taylor2) for p in parts),
+            max(part_live_registers(p, config, dims, taylor2) for p in parts))
 
 
 def misfit(family, kernel, config, dims, arch, taylor2=False):
