@@ -358,8 +358,11 @@ def winner(results):
     return results[index][0], ms
 
 
-def notify(message, _seen=set()):
+_NOTIFIED = set()
+
+
+def notify(message):
     """Warn once per process about a cache problem (a bad cache never stops a call)."""
-    if message not in _seen:
-        _seen.add(message)
+    if message not in _NOTIFIED:
+        _NOTIFIED.add(message)
         warnings.warn(f"attncc: {message}", RuntimeWarning, stacklevel=3)

@@ -58,6 +58,7 @@ def tune_module(mod, problem, backward: bool, max_configs: Optional[int] = None,
     module's own autotuning path for the duration of the call."""
     saved = (mod._AUTOTUNE, mod._TUNE_LIMIT, mod._TUNE_PROGRESS)
     mod._AUTOTUNE, mod._TUNE_LIMIT, mod._TUNE_PROGRESS = "always", max_configs, progress
+    mod._CHOSEN.clear()  # measure afresh even if this process tuned the bucket before
     kwargs = {**problem.params, **problem.inputs}
     try:
         if backward:

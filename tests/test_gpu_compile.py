@@ -10,9 +10,11 @@ head dims 40, 96/80 and 256 besides 64; and linear attention, causal with a deca
 and dense.
 """
 
+import concurrent.futures
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,11 +41,54 @@ CASES = [
 LINEAR = {"retnet": 2 * 2, "linear_elu": 2}  # kernels per dtype: 2 per pass, a second pass with a state
 
 
-def compile_for_gpu(spec_path, args, learnable, per_dtype=None):
+def _run(spec_path, args):
     script = ROOT / "tests" / "support" / "compile_for_gpu.py"
     env = {**os.environ, "TRITON_INTERPRET": "0", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, str(script), str(spec_path), *args],
-                            capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run([sys.executable, str(script), str(spec_path), *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+# The compiles are independent processes: two run at once (CI has two cores and pytest uses one),
+# each started as soon as a worker is free; a test waits for its own.
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+_STARTED = {}
+
+
+def _start(spec_path, args):
+    key = (str(spec_path), tuple(args))
+    if key not in _STARTED:
+        _STARTED[key] = _POOL.submit(_run, spec_path, args)
+    return _STARTED[key]
+
+
+def _spec_file(name, text):
+    """A spec written to a file in the session's private cache folder (see conftest.py), for the
+    compiling process to read."""
+    path = Path(os.environ["ATTNCC_CACHE_DIR"]) / "compile_for_gpu" / f"{name}.attn"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+ODD_PATHS = {name: _spec_file(name, ODD_SPECS[name]) for name in sorted(ODD_SPECS)}
+LEARNED_DECAY = _spec_file("learned_decay", "attention learned_decay\ninput g[H] learnable\nfeature = elu(x) + 1\n"
+                           "decay = sigmoid(g[h])\nmask = j <= i\nnorm = sum\n")
+LEARNED_DECAY_ARGS = ["float16", "D=16", "DV=16"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def start_every_compile():
+    """Queue every compile of this file when its first test starts."""
+    for name, dtypes in CASES:
+        _start(ROOT / "examples" / f"{name}.attn", dtypes)
+    for path in ODD_PATHS.values():
+        _start(path, ["float16"])
+    _start(LEARNED_DECAY, LEARNED_DECAY_ARGS)
+    yield
+
+
+def compile_for_gpu(spec_path, args, learnable, per_dtype=None):
+    result = _start(spec_path, args).result()
     report = [line for line in result.stdout.splitlines() if line.startswith(("ok", "FAIL"))]
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     runs = len([a for a in args if "=" not in a])
@@ -57,14 +102,9 @@ def test_kernels_compile_for_sm90(name, dtypes):
 
 
 @pytest.mark.parametrize("name", sorted(ODD_SPECS))
-def test_odd_specs_compile_for_sm90(name, tmp_path):
-    path = tmp_path / f"{name}.attn"
-    path.write_text(ODD_SPECS[name])
-    compile_for_gpu(path, ["float16"], "learnable" in ODD_SPECS[name])
+def test_odd_specs_compile_for_sm90(name):
+    compile_for_gpu(ODD_PATHS[name], ["float16"], "learnable" in ODD_SPECS[name])
 
 
-def test_a_learnable_decay_compiles_for_sm90(tmp_path):
-    path = tmp_path / "learned_decay.attn"
-    path.write_text("attention learned_decay\ninput g[H] learnable\nfeature = elu(x) + 1\ndecay = sigmoid(g[h])\n"
-                    "mask = j <= i\nnorm = sum\n")
-    compile_for_gpu(path, ["float16", "D=16", "DV=16"], True, per_dtype=2 * 2)  # without and with a state
+def test_a_learnable_decay_compiles_for_sm90():
+    compile_for_gpu(LEARNED_DECAY, LEARNED_DECAY_ARGS, True, per_dtype=2 * 2)  # without and with a state

@@ -301,6 +301,25 @@ def test_autotune_on_request_tunes_once_and_keeps_the_winner(tmp_path, cache):
     assert {source for _, source in again.chosen_tiles().values()} == {"tuning cache"}
 
 
+@pytest.mark.parametrize("value, mode", [("1", "1"), ("always", "always"), ("0", ""), ("off", ""), ("", "")])
+def test_attncc_autotune_is_read_from_the_environment(tmp_path, cache, monkeypatch, value, mode):
+    monkeypatch.setenv("ATTNCC_AUTOTUNE", value)
+    assert _fresh_module(tmp_path, EXAMPLES / "causal.attn", f"causal_env_{mode or 'off'}")._AUTOTUNE == mode
+
+
+def test_autotune_always_tunes_each_bucket_once_per_process(tmp_path, cache):
+    mod = _fresh_module(tmp_path, EXAMPLES / "causal.attn", "causal_always")
+    schedule.store_entries(str(cache), {_module_key(mod, "forward"): schedule.entry(
+        {"block_m": 16, "block_n": 16, "warps": 4, "stages": 1}, 9.0, "causal", [1] * 7, 1)})
+    mod._AUTOTUNE, mod._TUNE_LIMIT = "always", 2
+    seen = []
+    mod._TUNE_PROGRESS = lambda i, n, config, ms, error: seen.append(i)
+    _call(mod, backward=False)
+    _call(mod, backward=False)
+    assert seen == [1, 2]  # the cached winner was measured again, once
+    assert mod.chosen_tiles()[_module_key(mod, "forward")][1] == "tuned now"
+
+
 def test_kernel_options_that_do_not_fit_the_gpu_fail_before_any_kernel(tmp_path, cache, monkeypatch):
     mod = _fresh_module(tmp_path, EXAMPLES / "causal.attn", "causal_fit")
     monkeypatch.setattr(mod, "_device_of", lambda q: ("NVIDIA RTX A6000", SM86))
