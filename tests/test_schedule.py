@@ -16,6 +16,7 @@ import attncc
 from attncc import schedule
 from attncc.compiler import compile_source, front_end
 from attncc.loader import import_file
+from support.resource_fit import estimated_records
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 HEAD_DIMS = sorted(set(range(16, 257, 16)) | {24, 40, 72, 80, 96, 100, 160, 200, 256})
@@ -388,31 +389,11 @@ def test_a_module_warns_nothing_without_a_cache(tmp_path, cache):
 
 
 # ---------------------------------------------------------------- against what Triton compiles
-
-CALIBRATION = Path(__file__).resolve().parent.parent / "bench" / "calibration" / "resources.json"
-PART_OF_KERNEL = {"_fwd_kernel": "fwd", "_bwd_preprocess_kernel": "bwd_pre", "_bwd_kv_kernel": "bwd_kv",
-                  "_bwd_q_kernel": "bwd_q", "_lin_fwd_kernel": "lin_fwd", "_lin_bwd_kernel": "lin_bwd"}
-ELSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
-
-
-def _calibration_records():
-    """The compiled configs of bench/calibration/resources.json (tests/support/calibrate_resources.py:
-    Triton's shared memory and ptxas's registers and spills for sm_80 and sm_90), each with the
-    schedule's estimates."""
-    doc = json.loads(CALIBRATION.read_text())
-    out = []
-    for r in doc["records"]:
-        if not r.get("ok") or r.get("specialized") is False:
-            continue
-        config = {"block_m": r["block_m"], "block_n": r["block_n"] or 16, "chunk": r["chunk"], "warps": r["num_warps"]}
-        dims = (r["block_d"] or 16, r["block_dv"], ELSIZE[r["dtype"]])
-        part = PART_OF_KERNEL[r["kernel"]]
-        out.append((r, schedule.part_shared(part, config, dims), schedule.part_live_registers(part, config, dims)))
-    return out
-
+# bench/calibration/resources.json: 426 configs compiled for sm_80 and sm_90 by
+# tests/support/calibrate_resources.py (Triton's shared memory, ptxas's registers and spills).
 
 def test_the_shared_memory_estimate_is_never_under_what_triton_compiled():
-    records = _calibration_records()
+    records = estimated_records()
     assert len(records) > 400
     under = [(r["kernel"], r["arch"], r["dtype"], r["D"], r["block_m"], r["block_n"], r["chunk"], r["shared"], est)
              for r, est, _ in records if est < r["shared"]]
@@ -423,7 +404,7 @@ def test_the_shared_memory_estimate_is_never_under_what_triton_compiled():
 
 
 def test_the_register_rule_prunes_only_configs_that_spill():
-    measured = [(r, live) for r, _, live in _calibration_records() if r.get("registers") is not None]
+    measured = [(r, live) for r, _, live in estimated_records() if r.get("registers") is not None]
     pruned = [r for r, live in measured if live > schedule.MAX_REGISTERS]
     assert len(pruned) > 50
     assert all(r["spill_stores"] > 0 for r in pruned)
