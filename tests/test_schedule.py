@@ -408,3 +408,19 @@ def test_the_register_rule_prunes_only_configs_that_spill():
     pruned = [r for r, live in measured if live > schedule.MAX_REGISTERS]
     assert len(pruned) > 50
     assert all(r["spill_stores"] > 0 for r in pruned)
+
+
+def test_triton_running_out_of_resources_is_named_not_raw(tmp_path, cache, monkeypatch):
+    from triton.runtime.errors import OutOfResources
+
+    mod = _fresh_module(tmp_path, EXAMPLES / "causal.attn", "causal_out_of_resources")
+
+    def launch(kernel, grid, args, constants):
+        raise OutOfResources(300000, 232448, "shared memory")
+
+    monkeypatch.setattr(mod, "_launch", launch)
+    with pytest.raises(ValueError) as info:
+        _call(mod, backward=False)
+    assert str(info.value).startswith("causal: the forward kernel with block_m=32 block_n=32 warps=4 stages=2: "
+                                      "out of resource: shared memory, Required: 300000")
+    assert str(info.value).endswith("pass smaller kernel_options, or run attncc tune, which skips configs that fail")
