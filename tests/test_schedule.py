@@ -340,6 +340,9 @@ def test_kernel_options_that_do_not_fit_the_gpu_fail_before_any_kernel(tmp_path,
     ("sliding_window.attn", [{"block_m": 16, "block_n": 64}, {"block_m": 64, "block_n": 16},
                              {"forward": {"block_m": 128}, "backward": {"block_n": 128, "block_m": 16}}]),
     ("document_causal.attn", [{"block_m": 16, "block_n": 32}, {"block_m": 64, "block_n": 64}]),
+    ("streaming_sink.attn", [{"block_m": 16, "block_n": 64}, {"block_m": 128, "block_n": 16}]),  # two key ranges
+    ("natten2d.attn", [{"block_m": 16, "block_n": 128}, {"block_m": 64, "block_n": 16}]),  # 2-D windows
+    ("softmax_sink.attn", [{"block_m": 16, "block_n": 64}]),  # a learnable sink
     ("retnet.attn", [{"chunk": 16}, {"chunk": 64}, {"forward": {"chunk": 128}, "backward": {"chunk": 16}}]),
     ("linear_elu.attn", [{"chunk": 16}, {"chunk": 128}]),
 ])
@@ -354,10 +357,16 @@ def test_every_config_computes_the_same_attention(example, options):
     params = sample_params(spec, {"window": 24} if spec.param("window") else {})
     sizes = {"B": 1, "H": 2, "HKV": 2, "N": 70, "M": 70, "D": 16, "DV": 16}
     inputs = sample_inputs(spec, sizes, params, float_dtype=torch.float64)
-    expected = _call(ref, N=70, **params, **inputs)
+
+    def outputs(module, **options):
+        learnable = {x.name: inputs[x.name].clone().requires_grad_() for x in spec.learnable_inputs}
+        values = _call(module, N=70, **params, **{**inputs, **learnable}, **options)
+        return [*values, *(t.grad for t in learnable.values())]
+
+    expected = outputs(ref)
+    assert len(expected) == 4 + len(spec.learnable_inputs)
     for chosen in options:
-        got = _call(mod, N=70, **params, **inputs, kernel_options=chosen)
-        for a, b in zip(got, expected):
+        for a, b in zip(outputs(mod, kernel_options=chosen), expected, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
