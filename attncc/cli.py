@@ -126,7 +126,8 @@ def cmd_tune(args) -> int:
     spec = front_end(source, args.spec)
     shape, _ = parse_shape(args.shape)
     params, given_inputs = param_and_input_values(spec, args)
-    return tuning.run_tune(spec, source, shape, tuning.parse_dtype(args.dtype), args.backward, params, given_inputs,
+    dtype = args.dtype or ("bf16" if tuning.pick_device(args.allow_cpu) == "cuda" else "fp32")
+    return tuning.run_tune(spec, source, shape, tuning.parse_dtype(dtype), args.backward, params, given_inputs,
                            args.max_configs, args.allow_cpu)
 
 
@@ -188,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", nargs="?", help="the .attn file")
     p.add_argument("--shape", metavar="B,H,N,D[,M,HKV,DV]", help="the call to tune for (M defaults to N, HKV to H, "
                    "DV to D); the winner holds for lengths in the same power-of-two bucket")
-    p.add_argument("--dtype", default="bf16", help="bf16 (default), fp16, fp32 or fp64")
+    p.add_argument("--dtype", default=None,
+                   help="bf16, fp16, fp32 or fp64 (default: bf16 on a GPU, fp32 under the interpreter)")
     p.add_argument("--backward", action="store_true", help="also tune the backward kernels")
     p.add_argument("--max-configs", type=int, default=None, metavar="K",
                    help="benchmark at most K configs per kernel, the ones closest to the default")

@@ -21,7 +21,7 @@ def cache(tmp_path, monkeypatch):
 
 def test_tune_then_show_then_compile_tuned(tmp_path, cache, capsys):
     spec = str(EXAMPLES / "sliding_window.attn")
-    status = main(["tune", spec, "--shape", "1,2,40,16", "--dtype", "fp32", "--backward", "--allow-cpu",
+    status = main(["tune", spec, "--shape", "1,2,40,16", "--backward", "--allow-cpu",  # fp32 by default here
                    "--max-configs", "2", "--param", "window=8"])
     out, err = capsys.readouterr()
     assert status == 0
@@ -34,6 +34,7 @@ def test_tune_then_show_then_compile_tuned(tmp_path, cache, capsys):
     assert problem is None
     assert sorted(schedule.key_fields(k)["kernel"] for k in entries) == ["backward", "forward"]
     assert {schedule.key_fields(k)["N"] for k in entries} == {64}
+    assert {schedule.key_fields(k)["dtype"] for k in entries} == {"float32"}
 
     assert main(["tune", "--show", spec]) == 0
     shown = capsys.readouterr().out
@@ -58,7 +59,7 @@ def test_tune_then_show_then_compile_tuned(tmp_path, cache, capsys):
     (["tune", CAUSAL, "--shape", "1,2,x,16"], "; got '1,2,x,16'"),
     (["tune", CAUSAL, "--shape", "1,3,40,16,40,2"], "H=3 must be a multiple of HKV=2"),
     (["tune", CAUSAL, "--shape", "1,2,40,16", "--dtype", "int8"], "--dtype must be one of bf16"),
-    (["tune", CAUSAL, "--shape", "1,2,40,16", "--allow-cpu"], "--dtype bf16 needs a GPU"),
+    (["tune", CAUSAL, "--shape", "1,2,40,16", "--allow-cpu", "--dtype", "bf16"], "--dtype bf16 needs a GPU"),
     (["tune", CAUSAL], "attncc tune needs a spec and --shape"),
     (["tune", CAUSAL, "--shape", "1,2,40,16", "--max-configs", "0"], "--max-configs must be at least 1"),
     (["tune", CAUSAL, "--shape", "1,2,40,16", "--allow-cpu", "--dtype", "fp32", "--param", "w=1"],
