@@ -15,7 +15,8 @@ import traceback
 from pathlib import Path
 
 from . import __version__
-from .bench import BenchUsageError, add_bench_arguments, run_bench
+from .bench import BenchUsageError
+from .bench_command import add_bench_arguments, param_and_input_values, run_bench
 from .check_values import CheckValues, CheckValuesError, read_values_file, values_from_cli
 from .compiler import BACKENDS, DEFAULT_BACKEND, compile_source
 from .errors import SpecError
@@ -119,7 +120,7 @@ def cmd_tune(args) -> int:
         raise _UsageError("attncc tune needs a spec and --shape B,H,N,D[,M,HKV,DV] (or --show to list the cache)")
     if args.max_configs is not None and args.max_configs < 1:
         raise _UsageError(f"--max-configs must be at least 1; got {args.max_configs}")
-    from .bench import param_and_input_values, parse_shape
+    from .bench import parse_shape
     from .compiler import front_end
 
     source = _read(args.spec)

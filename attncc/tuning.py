@@ -15,7 +15,8 @@ from typing import Callable, Optional
 import torch
 
 from . import schedule
-from .bench import BenchUsageError, Shape, make_problem
+from .bench import BenchUsageError, make_problem
+from .bench_report import Shape
 
 DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
           "half": torch.float16, "fp32": torch.float32, "float32": torch.float32, "fp64": torch.float64,

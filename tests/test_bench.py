@@ -1,4 +1,4 @@
-"""`attncc bench` (attncc/bench.py), its comparators (attncc/comparators.py) and the GPU sweep
+"""`attncc bench` (attncc/bench.py, bench_command.py, bench_report.py), its comparators (attncc/comparators.py) and the GPU sweep
 script: FLOP counting, the JSON schema, SDPA and FlexAttention against the dense reference,
 and the harness end to end under Triton's CPU interpreter (--allow-cpu) on tiny shapes."""
 
@@ -13,8 +13,9 @@ import pytest
 import torch
 
 import attncc
-from attncc import bench, comparators
-from attncc.bench import BenchUsageError, Shape
+from attncc import bench, bench_command, bench_report, comparators
+from attncc.bench import BenchUsageError
+from attncc.bench_report import Shape
 from attncc.compiler import front_end
 from attncc.samples import sample_inputs, sample_params
 from conftest import ROOT
@@ -35,43 +36,43 @@ def spec_file(tmp_path, name, text):
 
 def parser():
     p = argparse.ArgumentParser(prog="attncc bench")
-    bench.add_bench_arguments(p)
+    bench_command.add_bench_arguments(p)
     return p
 
 
 def run(argv):
-    return bench.run_bench(parser().parse_args(argv))
+    return bench_command.run_bench(parser().parse_args(argv))
 
 
 # ---------------------------------------------------------------- FLOPs and figures
 
 def test_forward_flops_follow_the_convention():
     shape = Shape(B=2, H=8, N=1024, D=64, M=1024, HKV=8, DV=64)
-    assert bench.forward_flops(shape) == 4 * 2 * 8 * 1024 * 1024 * 64 == 4294967296
-    assert bench.forward_flops(shape, causal=True) == 2147483648
-    assert bench.pass_flops(shape, "fwd") == 4294967296
-    assert bench.pass_flops(shape, "fwd+bwd") == 4294967296 * 3.5 == 15032385536
-    assert bench.pass_flops(shape, "fwd+bwd", causal=True) == 7516192768
+    assert bench_report.forward_flops(shape) == 4 * 2 * 8 * 1024 * 1024 * 64 == 4294967296
+    assert bench_report.forward_flops(shape, causal=True) == 2147483648
+    assert bench_report.pass_flops(shape, "fwd") == 4294967296
+    assert bench_report.pass_flops(shape, "fwd+bwd") == 4294967296 * 3.5 == 15032385536
+    assert bench_report.pass_flops(shape, "fwd+bwd", causal=True) == 7516192768
 
 
 def test_flops_count_q_k_and_p_v_separately_when_d_differs_from_dv():
     shape = Shape(B=1, H=2, N=10, D=16, M=12, HKV=1, DV=8)
-    assert bench.forward_flops(shape) == 2 * 1 * 2 * 10 * 12 * (16 + 8) == 11520
-    assert bench.pass_flops(shape, "fwd+bwd", causal=True) == 11520 / 2 * 3.5 == 20160
+    assert bench_report.forward_flops(shape) == 2 * 1 * 2 * 10 * 12 * (16 + 8) == 11520
+    assert bench_report.pass_flops(shape, "fwd+bwd", causal=True) == 11520 / 2 * 3.5 == 20160
     with pytest.raises(ValueError, match="pass"):
-        bench.pass_flops(shape, "bwd")
+        bench_report.pass_flops(shape, "bwd")
 
 
 def test_tflops_and_percent_of_peak():
-    assert bench.tflops_of(3e12, 1000.0) == 3.0
-    assert bench.tflops_of(1e12, None) is None
-    assert bench.peak_tflops("NVIDIA H200", "bfloat16")[0] == 790.0
-    assert bench.peak_tflops("NVIDIA A100-SXM4-80GB", "float16")[0] == 312.0
-    peak, why = bench.peak_tflops("cpu (x86_64), Triton interpreter", "float32")
+    assert bench_report.tflops_of(3e12, 1000.0) == 3.0
+    assert bench_report.tflops_of(1e12, None) is None
+    assert bench_report.peak_tflops("NVIDIA H200", "bfloat16")[0] == 790.0
+    assert bench_report.peak_tflops("NVIDIA A100-SXM4-80GB", "float16")[0] == 312.0
+    peak, why = bench_report.peak_tflops("cpu (x86_64), Triton interpreter", "float32")
     assert peak is None and "--peak" in why
-    assert bench.peak_tflops("Some GPU", "bfloat16", override=500) == (500.0, "given with --peak")
-    assert bench.pct_of_peak(395.0, 790.0) == 50.0
-    assert bench.pct_of_peak(395.0, None) is None
+    assert bench_report.peak_tflops("Some GPU", "bfloat16", override=500) == (500.0, "given with --peak")
+    assert bench_report.pct_of_peak(395.0, 790.0) == 50.0
+    assert bench_report.pct_of_peak(395.0, None) is None
 
 
 # ---------------------------------------------------------------- options
@@ -112,10 +113,10 @@ def valid_doc():
     shape = Shape(1, 2, 16, 16, 16, 2, 16)
     rows = []
     for impl, which, ms in (("attncc", "fwd", 2.0), ("attncc", "fwd+bwd", 5.0), ("sdpa", "fwd", None)):
-        flops = bench.pass_flops(shape, which, True)
-        tflops = bench.tflops_of(flops, ms)
+        flops = bench_report.pass_flops(shape, which, True)
+        tflops = bench_report.tflops_of(flops, ms)
         rows.append({**shape.as_json(), "impl": impl, "pass": which, "flops": flops, "ms": ms, "tflops": tflops,
-                     "pct_peak": bench.pct_of_peak(tflops, 790.0), "note": "" if ms else "n/a: a reason"})
+                     "pct_peak": bench_report.pct_of_peak(tflops, 790.0), "note": "" if ms else "n/a: a reason"})
     return {
         "schema": "attncc-bench/1", "device": "NVIDIA H200", "interpreter": False, "peak_tflops": 790.0,
         "peak_source": "TESTING.md", "versions": {"attncc": "0.1.0", "torch": "2.11", "triton": "3.6",
@@ -130,9 +131,9 @@ def valid_doc():
 
 def test_schema_accepts_a_valid_document_and_its_json_round_trip():
     doc = valid_doc()
-    bench.validate_result(doc)
-    bench.validate_result(json.loads(json.dumps(doc)))
-    assert bench.result_problems(doc) == []
+    bench_report.validate_result(doc)
+    bench_report.validate_result(json.loads(json.dumps(doc)))
+    assert bench_report.result_problems(doc) == []
 
 
 @pytest.mark.parametrize("change, words", [
@@ -157,7 +158,7 @@ def test_schema_rejects_broken_documents(change, words):
     doc = valid_doc()
     change(doc)
     with pytest.raises(ValueError, match="not an attncc-bench/1 document") as info:
-        bench.validate_result(doc)
+        bench_report.validate_result(doc)
     assert words in str(info.value)
 
 
@@ -300,7 +301,7 @@ def test_bench_runs_end_to_end_under_the_interpreter(tmp_path, capsys):
     assert printed.count("CPU INTERPRETER: these numbers are NOT kernel performance") == 2
     json_path = tmp_path / "alibi_float32_D16_cpu-interpreter.json"
     doc = json.loads(json_path.read_text())
-    bench.validate_result(doc)
+    bench_report.validate_result(doc)
     assert doc["interpreter"] is True and doc["causal_flops"] is True and doc["dtype"] == "float32"
     assert doc["versions"]["torch"] == torch.__version__ and doc["spec"]["hash"] == spec.source_hash
     assert doc["peak_tflops"] is None and doc["vs"] == ["sdpa", "flex"]
@@ -312,7 +313,7 @@ def test_bench_runs_end_to_end_under_the_interpreter(tmp_path, capsys):
         for impl, which in (("attncc", "fwd"), ("attncc", "fwd+bwd"), ("sdpa", "fwd"), ("sdpa", "fwd+bwd"),
                             ("flex", "fwd")):
             row = rows[(n, impl, which)]
-            assert row["ms"] > 0 and row["flops"] == bench.pass_flops(shape, which, causal=True)
+            assert row["ms"] > 0 and row["flops"] == bench_report.pass_flops(shape, which, causal=True)
             assert math.isclose(row["tflops"], row["flops"] / (row["ms"] * 1e-3) / 1e12)
             assert row["pct_peak"] is None
         assert "float attn_mask" in rows[(n, "sdpa", "fwd")]["note"]
@@ -324,7 +325,7 @@ def test_bench_runs_end_to_end_under_the_interpreter(tmp_path, capsys):
                                                                                   ("forward", "default")]
     assert "% peak" in printed and "  [1] " in printed and f"wrote {json_path}" in printed
     png = tmp_path / "alibi_float32_D16_cpu-interpreter.png"
-    if bench.import_figure() is None:
+    if bench_report.import_figure() is None:
         assert "plot skipped" in printed and not png.exists()
     else:
         assert png.read_bytes()[:8] == PNG_MAGIC
@@ -339,7 +340,7 @@ def test_bench_without_matplotlib_writes_the_json_and_says_how_to_get_the_plot(t
     printed = capsys.readouterr().out
     assert status == 0
     doc = json.loads((tmp_path / "sw.json").read_text())
-    bench.validate_result(doc)
+    bench_report.validate_result(doc)
     assert doc["params"] == {"window": 4} and doc["vs"] == [] and doc["flex_block_mask_ms"] == []
     assert [(r["impl"], r["pass"]) for r in doc["rows"]] == [("attncc", "fwd"), ("attncc", "fwd+bwd")]
     assert "plot skipped: matplotlib is not installed" in printed and "pip install 'attncc[bench]'" in printed
@@ -347,20 +348,20 @@ def test_bench_without_matplotlib_writes_the_json_and_says_how_to_get_the_plot(t
 
 
 def test_plot_shows_tflops_against_n(tmp_path):
-    if bench.import_figure() is None:
+    if bench_report.import_figure() is None:
         pytest.skip("the plot needs matplotlib (pip install 'attncc[bench]')")
     doc = valid_doc()
-    assert bench.write_plot(doc, tmp_path / "p.png") is None
+    assert bench_report.write_plot(doc, tmp_path / "p.png") is None
     assert (tmp_path / "p.png").read_bytes()[:8] == PNG_MAGIC
     doc["rows"] = [r for r in doc["rows"] if r["ms"] is None]
-    assert bench.write_plot(doc, tmp_path / "q.png") == "plot skipped: no row has a time"
+    assert bench_report.write_plot(doc, tmp_path / "q.png") == "plot skipped: no row has a time"
 
 
 def test_linear_specs_get_comparator_rows_with_the_reason(tmp_path, capsys):
     path, _ = example("retnet")
     assert run([path, "--shape", "1,2,16,16", "--reps", "1", "--allow-cpu", "--out", str(tmp_path)]) == 0
     doc = json.loads(next(tmp_path.glob("*.json")).read_text())
-    bench.validate_result(doc)
+    bench_report.validate_result(doc)
     for row in doc["rows"]:
         if row["impl"] == "attncc":
             assert row["ms"] > 0 and "softmax convention" in row["note"]
@@ -383,7 +384,7 @@ def test_a_failing_pass_is_recorded_and_sets_the_status(tmp_path, capsys):
     assert run([path, "--shape", "1,2,16,16,24", "--reps", "1", "--allow-cpu", "--vs", "none",
                 "--out", str(tmp_path), "--name", "x"]) == 1
     doc = json.loads((tmp_path / "x.json").read_text())
-    bench.validate_result(doc)
+    bench_report.validate_result(doc)
     assert all(r["ms"] is None and r["note"].startswith("failed: ValueError") for r in doc["rows"])
     assert "attncc measurement(s) failed" in capsys.readouterr().err
 
@@ -441,4 +442,4 @@ def test_sweep_runs_on_cpu_and_summarizes(tmp_path, capsys):
     assert summary["schema"] == "attncc-bench-sweep/1"
     assert summary["runs"] == [{"spec": "causal", "D": 16, "json": "causal_float32_D16_cpu-interpreter.json",
                                 "png": "causal_float32_D16_cpu-interpreter.png", "problems": []}]
-    bench.validate_result(json.loads((tmp_path / "causal_float32_D16_cpu-interpreter.json").read_text()))
+    bench_report.validate_result(json.loads((tmp_path / "causal_float32_D16_cpu-interpreter.json").read_text()))
