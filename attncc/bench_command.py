@@ -17,7 +17,7 @@ from typing import Optional
 
 from .bench import (BANNER, DEFAULT_CPU_REPS, DEFAULT_OUT, BenchUsageError, Target, bench_shape, bench_shapes,
                     choose_dtype, choose_target, parse_lengths, parse_shape, parse_vs, versions)
-from .bench_report import DTYPE_NAMES, SCHEMA, default_stem, format_table, peak_tflops, validate_result, write_plot
+from .bench_report import DTYPE_ALIASES, DTYPE_NAMES, SCHEMA, default_stem, format_table, peak_tflops, validate_result, write_plot
 
 # ---------------------------------------------------------------- the command
 
@@ -32,9 +32,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                              "against these")
     parser.add_argument("--tokens", type=int, metavar="T",
                         help="batch B = max(1, T // N) for each length instead of --shape's B (constant tokens)")
-    parser.add_argument("--dtype", choices=DTYPE_NAMES, default=None,
-                        help="q, k, v dtype (default bfloat16 on a GPU, float32 under the CPU interpreter, "
-                             "which refuses bfloat16)")
+    parser.add_argument("--dtype", type=_dtype_name, default=None, metavar="{bf16,fp16,fp32}",
+                        help="q, k, v dtype, also as bfloat16, float16, float32 (default bfloat16 on a GPU, "
+                             "float32 under the CPU interpreter, which refuses bfloat16)")
     parser.add_argument("--causal-flops", action="store_true",
                         help="halve the FLOP count (the convention for causal masks)")
     parser.add_argument("--vs", default="sdpa,flex", metavar="sdpa,flex",
@@ -57,6 +57,14 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"CPU interpreter only: timed runs per pass (default {DEFAULT_CPU_REPS}); a GPU uses "
                              "do_bench's own count")
     parser.add_argument("--seed", type=int, default=0, help="seed of q, k, v and the sampled inputs (default 0)")
+
+
+def _dtype_name(text: str) -> str:
+    """float16, bfloat16 or float32 from the name or its short form (bf16, fp16, fp32)."""
+    name = DTYPE_ALIASES.get(text.lower(), text.lower())
+    if name not in DTYPE_NAMES:
+        raise argparse.ArgumentTypeError(f"--dtype takes bf16, fp16 or fp32 (or bfloat16, float16, float32); got {text!r}")
+    return name
 
 
 def _read_spec(path: str):

@@ -16,11 +16,9 @@ import torch
 
 from . import schedule
 from .bench import BenchUsageError, make_problem
-from .bench_report import Shape
+from .bench_report import DTYPE_ALIASES, Shape
 
-DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
-          "half": torch.float16, "fp32": torch.float32, "float32": torch.float32, "fp64": torch.float64,
-          "float64": torch.float64}
+DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
 
 
 class TuneError(BenchUsageError):
@@ -28,9 +26,11 @@ class TuneError(BenchUsageError):
 
 
 def parse_dtype(text: str) -> torch.dtype:
-    if text.lower() not in DTYPES:
+    """The torch dtype of a name or its short form (bf16, fp16, fp32, fp64)."""
+    name = DTYPE_ALIASES.get(text.lower(), text.lower())
+    if name not in DTYPES:
         raise TuneError(f"--dtype must be one of bf16, fp16, fp32, fp64 (or bfloat16, float16, float32, float64); got {text!r}")
-    return DTYPES[text.lower()]
+    return DTYPES[name]
 
 
 def pick_device(allow_cpu: bool) -> str:

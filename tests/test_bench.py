@@ -394,8 +394,9 @@ def test_usage_errors_name_the_option(tmp_path, monkeypatch):
     path, _ = example("sliding_window")
     with pytest.raises(BenchUsageError, match="--allow-cpu"):
         run([path, "--shape", "1,2,16,16", "--out", str(tmp_path)])
-    with pytest.raises(BenchUsageError, match="--dtype bfloat16 cannot run under Triton's CPU interpreter"):
-        run([path, "--shape", "1,2,16,16", "--dtype", "bfloat16", "--allow-cpu", "--out", str(tmp_path)])
+    for name in ("bfloat16", "bf16"):
+        with pytest.raises(BenchUsageError, match="--dtype bfloat16 cannot run under Triton's CPU interpreter"):
+            run([path, "--shape", "1,2,16,16", "--dtype", name, "--allow-cpu", "--out", str(tmp_path)])
     with pytest.raises(BenchUsageError, match="--param windw=4: the spec 'sliding_window' has no param 'windw'"):
         run([path, "--param", "windw=4", "--allow-cpu", "--out", str(tmp_path)])
     with pytest.raises(BenchUsageError, match="no such spec file"):
@@ -443,3 +444,13 @@ def test_sweep_runs_on_cpu_and_summarizes(tmp_path, capsys):
     assert summary["runs"] == [{"spec": "causal", "D": 16, "json": "causal_float32_D16_cpu-interpreter.json",
                                 "png": "causal_float32_D16_cpu-interpreter.png", "problems": []}]
     bench_report.validate_result(json.loads((tmp_path / "causal_float32_D16_cpu-interpreter.json").read_text()))
+
+
+def test_dtype_names_and_their_short_forms(capsys):
+    parser = argparse.ArgumentParser()
+    bench_command.add_bench_arguments(parser)
+    for text, name in (("bf16", "bfloat16"), ("FP16", "float16"), ("half", "float16"), ("float32", "float32")):
+        assert parser.parse_args(["x.attn", "--dtype", text]).dtype == name
+    with pytest.raises(SystemExit):
+        parser.parse_args(["x.attn", "--dtype", "int8"])
+    assert "--dtype takes bf16, fp16 or fp32 (or bfloat16, float16, float32); got 'int8'" in capsys.readouterr().err
