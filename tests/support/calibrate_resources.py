@@ -3,7 +3,7 @@
 Run as a script (no GPU needed; Triton compiles for sm_90 / sm_80 down to a cubin with its own
 ptxas):
 
-    python tests/support/calibrate_resources.py [--workers 2] [--budget 3300] [--phases sm90,sm80,linear]
+    python tests/support/calibrate_resources.py [--workers 2] [--budget 3300] [--phases sm90,sm80,linear,sm100,sm120]
                                                 [--jsonl /tmp/attncc_resources.jsonl]
                                                 [--out bench/calibration/resources.json]
 
@@ -55,7 +55,7 @@ os.environ["TRITON_INTERPRET"] = "0"
 os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED_LIMIT = {90: 232448, 80: 166912}  # bytes per block (opt-in maximum)
+SHARED_LIMIT = {90: 232448, 80: 166912, 100: 232448, 120: 101376}  # bytes per block (opt-in maximum)
 SOFTMAX_SPECS = ["causal", "alibi", "rpb1d"]
 LINEAR_SPECS = ["retnet", "linear_elu"]
 SOFTMAX_KERNELS = ["_fwd_kernel", "_bwd_kv_kernel", "_bwd_q_kernel"]
@@ -371,6 +371,9 @@ def build_jobs(phases, seed=0):
         jobs += _interleave(_dedupe(_softmax_jobs(80, 28, seed + 1)))
     if "linear" in phases:
         jobs += _interleave(_dedupe(_linear_jobs(90, seed + 2) + _linear_jobs(80, seed + 3)))
+    for arch in (100, 120):  # Blackwell: a smaller sample, to see whether the sm_80/sm_90 fit holds
+        if f"sm{arch}" in phases:
+            jobs += _interleave(_dedupe(_softmax_jobs(arch, 12, seed + arch)))
     if "unspecialized" in phases:  # what compile_for_gpu.py measures (no divisibility attributes)
         for kernel in SOFTMAX_KERNELS:
             for over in (dict(), dict(D=128, DV=128, block_m=128, num_stages=3)):
@@ -407,7 +410,10 @@ def write_json(records, out):
         "targets": {"90": {"target": 'GPUTarget("cuda", 90, 32)', "ptxas_arch": "sm_90a",
                            "shared_limit": SHARED_LIMIT[90]},
                     "80": {"target": 'GPUTarget("cuda", 80, 32)', "ptxas_arch": "sm_80",
-                           "shared_limit": SHARED_LIMIT[80]}},
+                           "shared_limit": SHARED_LIMIT[80]},
+                    **{str(arch): {"target": f'GPUTarget("cuda", {arch}, 32)', "ptxas_arch": f"sm_{arch}a",
+                                   "shared_limit": SHARED_LIMIT[arch]}
+                       for arch in (100, 120) if any(r.get("arch") == arch for r in records)}},
         "notes": "Compiled without a GPU with triton.compile, JIT specialization from contiguous tensors "
                  "(unit strides constexpr, tt.divisibility=16); shared = metadata.shared bytes; registers and "
                  "spills from the ptxas -v log. Produced by tests/support/calibrate_resources.py.",
