@@ -95,7 +95,7 @@ PARTS = {("softmax", "forward"): ("fwd",), ("softmax", "backward"): ("bwd_pre", 
 
 def part_shared(part, config, dims, taylor2=False):
     """Shared memory in bytes of one kernel: a formula fitted to what Triton compiles for sm_80
-    and sm_90 (bench/calibration/resources.json: 426 configs, and 100 more for sm_100 and
+    and sm_90 (bench/calibration/resources.json: 418 configs, and 100 more for sm_100 and
     sm_120; never under any of them). The tiles a kernel loads (q/dO rows, k/v columns) count
     once: the softmax kernels' loads are not multi-buffered (num_stages leaves their shared
     memory unchanged); a score tile in fp32 goes through shared memory for layout conversions."""
