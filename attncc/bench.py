@@ -126,10 +126,10 @@ def _interpret_requested() -> bool:
     return os.environ.get("TRITON_INTERPRET", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
-def choose_target(allow_cpu: bool, cpu_reps: int) -> Target:
+def choose_target(allow_cpu: bool, cpu_reps: int, command: str = "bench") -> Target:
     """The GPU when there is one; else the CPU interpreter, only with --allow-cpu (raises
-    BenchUsageError otherwise). Sets TRITON_INTERPRET=1 for the CPU before any kernel module
-    is loaded."""
+    BenchUsageError otherwise, naming `attncc COMMAND`). Sets TRITON_INTERPRET=1 for the CPU
+    before any kernel module is loaded."""
     import torch
 
     if cpu_reps < 1:
@@ -141,8 +141,8 @@ def choose_target(allow_cpu: bool, cpu_reps: int) -> Target:
                                   "unset it for kernel timings, or pass --allow-cpu to time the interpreter anyway")
         return Target("cuda", torch.cuda.get_device_name(), interpreted, cpu_reps)
     if not allow_cpu:
-        raise BenchUsageError("no CUDA GPU here: `attncc bench` times GPU kernels. Pass --allow-cpu to run it "
-                              "under Triton's CPU interpreter (to check the harness; the numbers are then not "
+        raise BenchUsageError(f"no CUDA GPU here: `attncc {command}` times GPU kernels. Pass --allow-cpu to run it "
+                              "under Triton's CPU interpreter (to try the command; the numbers are then not "
                               "kernel performance)")
     os.environ.setdefault("TRITON_INTERPRET", "1")
     processor = platform.processor() or platform.machine() or "unknown"

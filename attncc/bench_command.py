@@ -32,7 +32,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                              "against these")
     parser.add_argument("--tokens", type=int, metavar="T",
                         help="batch B = max(1, T // N) for each length instead of --shape's B (constant tokens)")
-    parser.add_argument("--dtype", type=_dtype_name, default=None, metavar="{bf16,fp16,fp32}",
+    parser.add_argument("--dtype", type=dtype_name, default=None, metavar="{bf16,fp16,fp32}",
                         help="q, k, v dtype, also as bfloat16, float16, float32 (default bfloat16 on a GPU, "
                              "float32 under the CPU interpreter, which refuses bfloat16)")
     parser.add_argument("--causal-flops", action="store_true",
@@ -59,7 +59,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of q, k, v and the sampled inputs (default 0)")
 
 
-def _dtype_name(text: str) -> str:
+def dtype_name(text: str) -> str:
     """float16, bfloat16 or float32 from the name or its short form (bf16, fp16, fp32)."""
     name = DTYPE_ALIASES.get(text.lower(), text.lower())
     if name not in DTYPE_NAMES:

@@ -22,8 +22,8 @@ IMPLS = ("attncc", "sdpa", "flex")
 COMPARATORS = ("sdpa", "flex")
 PASSES = ("fwd", "fwd+bwd")
 DTYPE_NAMES = ("float16", "bfloat16", "float32")
-# The short names the commands also take (attncc tune adds float64).
-DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32", "fp64": "float64"}
+# The short names attncc bench and attncc tune also take.
+DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32"}
 BACKWARD_FACTOR = 2.5  # backward FLOPs per forward FLOP (two matmuls for dq/dk plus dv, dp recompute)
 PLOT_HINT = "pip install 'attncc[bench]'"
 

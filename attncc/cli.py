@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .bench import BenchUsageError
-from .bench_command import add_bench_arguments, param_and_input_values, run_bench
+from .bench_command import add_bench_arguments, dtype_name, param_and_input_values, run_bench
 from .check_values import CheckValues, CheckValuesError, read_values_file, values_from_cli
 from .compiler import BACKENDS, DEFAULT_BACKEND, compile_source
 from .errors import SpecError
@@ -120,16 +120,16 @@ def cmd_tune(args) -> int:
         raise _UsageError("attncc tune needs a spec and --shape B,H,N,D[,M,HKV,DV] (or --show to list the cache)")
     if args.max_configs is not None and args.max_configs < 1:
         raise _UsageError(f"--max-configs must be at least 1; got {args.max_configs}")
-    from .bench import parse_shape
+    from .bench import choose_dtype, choose_target, parse_shape
     from .compiler import front_end
 
     source = _read(args.spec)
     spec = front_end(source, args.spec)
     shape, _ = parse_shape(args.shape)
     params, given_inputs = param_and_input_values(spec, args)
-    dtype = args.dtype or ("bf16" if tuning.pick_device(args.allow_cpu) == "cuda" else "fp32")
-    return tuning.run_tune(spec, source, shape, tuning.parse_dtype(dtype), args.backward, params, given_inputs,
-                           args.max_configs, args.allow_cpu)
+    target = choose_target(args.allow_cpu, 1, "tune")  # first: it sets TRITON_INTERPRET for the CPU
+    return tuning.run_tune(spec, source, shape, choose_dtype(args.dtype, target), target, args.backward, params,
+                           given_inputs, args.max_configs)
 
 
 def cmd_show(args) -> int:
@@ -190,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", nargs="?", help="the .attn file")
     p.add_argument("--shape", metavar="B,H,N,D[,M,HKV,DV]", help="the call to tune for (M defaults to N, HKV to H, "
                    "DV to D); the winner holds for lengths in the same power-of-two bucket")
-    p.add_argument("--dtype", default=None,
-                   help="bf16, fp16, fp32 or fp64 (default: bf16 on a GPU, fp32 under the interpreter)")
+    p.add_argument("--dtype", type=dtype_name, default=None, metavar="{bf16,fp16,fp32}",
+                   help="q, k, v dtype, also as bfloat16, float16, float32 (default: bf16 on a GPU, fp32 under "
+                        "the interpreter)")
     p.add_argument("--backward", action="store_true", help="also tune the backward kernels")
     p.add_argument("--max-configs", type=int, default=None, metavar="K",
                    help="benchmark at most K configs per kernel, the ones closest to the default")

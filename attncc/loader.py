@@ -15,6 +15,7 @@ import types
 from pathlib import Path
 from typing import Union
 
+from . import schedule
 from .compiler import DEFAULT_BACKEND, compile_source
 from .resources import compiler_fingerprint
 from .writing import write_atomic
@@ -23,11 +24,9 @@ _LOADED: dict[str, types.ModuleType] = {}
 
 
 def cache_dir() -> Path:
-    """The folder where compiled modules are kept."""
-    if os.environ.get("ATTNCC_CACHE_DIR"):
-        return Path(os.environ["ATTNCC_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "attncc"
+    """The folder where compiled modules are kept (the rule is schedule.cache_dir's, which the
+    tuning cache follows too)."""
+    return Path(schedule.cache_dir())
 
 
 def _read_spec(path_or_text: Union[str, os.PathLike]) -> tuple[str, str]:

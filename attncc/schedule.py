@@ -304,19 +304,28 @@ def store_entries(path, new_entries):
         try:
             entries, problem = read_cache(path)
             entries.update(new_entries)
-            fd, tmp = tempfile.mkstemp(prefix=".tuning.", suffix=".tmp", dir=folder)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump({"format": CACHE_FORMAT, "entries": entries}, handle, indent=1, sort_keys=True)
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            write_atomic(path, json.dumps({"format": CACHE_FORMAT, "entries": entries}, indent=1, sort_keys=True))
         finally:
             if fcntl is not None:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
     return problem
+
+
+def write_atomic(path, text):
+    """Write `text` to `path` through a temporary file in the same folder and a rename: a reader
+    sees the old file or the whole new one, never a part. (attncc's own files are written with
+    it too, through attncc/writing.py.)"""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def stale_versions(entries, key):

@@ -15,33 +15,8 @@ from typing import Callable, Optional
 import torch
 
 from . import schedule
-from .bench import BenchUsageError, make_problem
-from .bench_report import DTYPE_ALIASES, Shape
-
-DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
-
-
-class TuneError(BenchUsageError):
-    """A problem with the request (dtype, device): the message names the option and the fix."""
-
-
-def parse_dtype(text: str) -> torch.dtype:
-    """The torch dtype of a name or its short form (bf16, fp16, fp32, fp64)."""
-    name = DTYPE_ALIASES.get(text.lower(), text.lower())
-    if name not in DTYPES:
-        raise TuneError(f"--dtype must be one of bf16, fp16, fp32, fp64 (or bfloat16, float16, float32, float64); got {text!r}")
-    return DTYPES[name]
-
-
-def pick_device(allow_cpu: bool) -> str:
-    """'cuda' on a GPU machine; 'cpu' only with --allow-cpu (Triton's interpreter)."""
-    if torch.cuda.is_available():
-        return "cuda"
-    if not allow_cpu:
-        raise TuneError("no GPU here: attncc tune measures the kernels on a GPU. --allow-cpu runs them under Triton's "
-                        "interpreter instead (for trying the command out: the numbers are not kernel performance)")
-    return "cpu"
-
+from .bench import Target, make_problem
+from .bench_report import Shape
 
 @dataclass
 class Winner:
@@ -142,23 +117,20 @@ CPU_BANNER = ("*** CPU INTERPRETER: no GPU here, so these configs ran under Trit
               "nothing about kernel speed; the winners are kept for the interpreter only. ***")
 
 
-def run_tune(spec, source: str, shape: Shape, dtype: torch.dtype, backward: bool, params: dict, given_inputs: dict,
-             max_configs: Optional[int], allow_cpu: bool) -> int:
-    """`attncc tune`: tune one checked spec at one shape and print the winners. Returns the exit status."""
+def run_tune(spec, source: str, shape: Shape, dtype: str, target: Target, backward: bool, params: dict,
+             given_inputs: dict, max_configs: Optional[int]) -> int:
+    """`attncc tune`: tune one checked spec at one shape on `target` (bench.choose_target) in
+    `dtype` (bench.choose_dtype) and print the winners. Returns the exit status."""
     from .loader import load
 
-    device = pick_device(allow_cpu)
-    if device == "cpu":
+    if target.interpreter:
         print(CPU_BANNER, file=sys.stderr)
-        if dtype == torch.bfloat16:
-            raise TuneError("--dtype bf16 needs a GPU (Triton's interpreter computes bfloat16 dots wrongly); "
-                            "use --dtype fp16 or fp32 with --allow-cpu")
     mod = load(source, backend="triton")
-    problem = make_problem(spec, shape, params, given_inputs, str(dtype).replace("torch.", ""), device, seed=0)
+    problem = make_problem(spec, shape, params, given_inputs, dtype, target.device, seed=0)
     sizes = shape.sizes()
     text = ",".join(f"{n}={sizes[n]}" for n in ("B", "H", "HKV", "N", "M", "D", "DV"))
     kernels = "forward and backward kernels" if backward else "forward kernel"
-    print(f"tuning {spec.name} at {text} {str(dtype)[6:]}: the {kernels}", file=sys.stderr)
+    print(f"tuning {spec.name} at {text} {dtype} on {target.name}: the {kernels}", file=sys.stderr)
     try:
         winners = tune_module(mod, problem, backward, max_configs, ProgressBar())
     except schedule.ScheduleError as exc:
