@@ -7,6 +7,7 @@ import pytest
 
 from attncc import schedule
 from attncc.cli import main
+from attncc.loader import import_file
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CAUSAL = str(EXAMPLES / "causal.attn")
@@ -46,9 +47,8 @@ def test_tune_then_show_then_compile_tuned(tmp_path, cache, capsys):
     module = tmp_path / "sw.py"
     assert main(["compile", spec, "-o", str(module), "--tuned"]) == 0
     assert "compiled in 2 tuned config(s)" in capsys.readouterr().err
-    text = module.read_text()
-    for key, e in entries.items():
-        assert repr(key.rsplit("|", 1)[0]) in text
+    compiled = import_file(module, "sw_tuned")
+    assert compiled._TUNED == {key.rsplit("|", 1)[0]: e["config"] for key, e in entries.items()}
     assert main(["compile", str(EXAMPLES / "causal.attn"), "-o", str(tmp_path / "c.py"), "--tuned"]) == 0
     assert "has no configs for this spec" in capsys.readouterr().err
 
