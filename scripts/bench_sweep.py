@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from attncc.bench import BenchUsageError, choose_dtype, choose_target  # noqa: E402
-from attncc.bench_command import add_bench_arguments, run_bench  # noqa: E402
-from attncc.bench_report import PLOT_HINT, device_slug, draw_panel, import_figure, result_problems  # noqa: E402
+from attncc.bench.measure import BenchUsageError, choose_dtype, choose_target  # noqa: E402
+from attncc.bench.command import add_bench_arguments, run_bench  # noqa: E402
+from attncc.bench.report import PLOT_HINT, device_slug, draw_panel, import_figure, result_problems  # noqa: E402
 
 SWEEP_SCHEMA = "attncc-bench-sweep/1"
 # spec -> the options its run needs besides the common ones. --causal-flops for every mask

@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from attncc.check import check
-from attncc.errors import Diagnostic, SpecError
-from attncc.parser import parse
+from attncc.language.elaborate import elaborate
+from attncc.language.errors import Diagnostic, SpecError
+from attncc.language.parser import parse
 
 STATEMENTS = "a statement (param, input, let, mask, score, norm, feature, decay, scale, tile)"
 KEYWORD_HINT = "every statement starts with a keyword: param, input, let, mask, score, norm, feature, decay, scale, tile"
@@ -38,12 +38,12 @@ def row(id_, source, line, col, message, hint=None):
 def diagnostics(source: str, filename: str = "bad.attn") -> list[Diagnostic]:
     """The diagnostics of a spec that must not compile (parse, then check)."""
     with pytest.raises(SpecError) as info:
-        check(parse(source, filename), source, filename)
+        elaborate(parse(source, filename), source, filename)
     return info.value.diagnostics
 
 
 def front_end(source: str, filename: str = "good.attn"):
-    return check(parse(source, filename), source, filename)
+    return elaborate(parse(source, filename), source, filename)
 
 
 BAD_SPECS = [
@@ -446,7 +446,7 @@ def test_render_counts_the_errors():
 
 def rendered(source: str, filename: str) -> str:
     with pytest.raises(SpecError) as info:
-        check(parse(source, filename), source, filename)
+        elaborate(parse(source, filename), source, filename)
     return info.value.render()
 
 
@@ -536,7 +536,7 @@ def test_a_doc_string_with_quotes_backslashes_and_newlines_is_carried_verbatim()
 
 
 def test_an_injecting_doc_string_stays_data_in_the_generated_module():
-    compiler = pytest.importorskip("attncc.compiler")
+    compiler = pytest.importorskip("attncc.driver.pipeline")
     source = f'attention inject "{INJECTION_DOC}"\nmask = j <= i\n'
     result = compiler.compile_source(source, "inject.attn", "torch")
     namespace: dict = {}

@@ -13,11 +13,14 @@ import pytest
 import torch
 
 import attncc
-from attncc import bench, bench_command, bench_report, comparators
-from attncc.bench import BenchUsageError
-from attncc.bench_report import Shape
-from attncc.compiler import front_end
-from attncc.samples import sample_inputs, sample_params
+from attncc.bench import measure as bench
+from attncc.bench import command as bench_command
+from attncc.bench import report as bench_report
+from attncc.bench import comparators
+from attncc.bench.measure import BenchUsageError
+from attncc.bench.report import Shape
+from attncc.driver.pipeline import front_end
+from attncc.checks.samples import sample_inputs, sample_params
 from conftest import ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,4 @@
-"""bounds.check_reads: proofs that input reads stay in bounds where the mask holds, warnings
+"""bounds.prove_reads: proofs that input reads stay in bounds where the mask holds, warnings
 (with line, column and a hint) where they cannot be proved, and a brute-force check that what
 it proves is true on small grids."""
 
@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 
 from attncc import ir
-from attncc.bounds import check_reads
-from attncc.check import check
-from attncc.constfold import ConstFoldError, evaluate
-from attncc.parser import parse
+from attncc.symbolic.bounds import prove_reads
+from attncc.language.elaborate import elaborate
+from attncc.ir.constfold import ConstFoldError, evaluate
+from attncc.language.parser import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.attn"))
 
 
 def make_spec(src):
-    return check(parse(src, "t.attn"), src, "t.attn")
+    return elaborate(parse(src, "t.attn"), src, "t.attn")
 
 
 PROVED = {
@@ -64,13 +64,13 @@ WARNED = {
 
 @pytest.mark.parametrize("name", sorted(PROVED))
 def test_proved_reads_give_no_warning(name):
-    assert check_reads(make_spec(f"attention {name}\n" + PROVED[name])) == []
+    assert prove_reads(make_spec(f"attention {name}\n" + PROVED[name])) == []
 
 
 @pytest.mark.parametrize("name", sorted(WARNED))
 def test_unprovable_reads_warn_with_position(name):
     body, expected = WARNED[name]
-    warnings = check_reads(make_spec(f"attention {name}\n" + body))
+    warnings = prove_reads(make_spec(f"attention {name}\n" + body))
     assert [(w.line, w.col) for w in warnings] == [(line, col) for line, col, _ in expected]
     for w, (_, _, text) in zip(warnings, expected):
         assert w.severity == "warning"
@@ -79,7 +79,7 @@ def test_unprovable_reads_warn_with_position(name):
 
 
 def test_warning_message_and_hint_text():
-    (w,) = check_reads(make_spec("attention t\nparam radius: int = 4\ninput rpb[H, 2 * radius + 1]\n"
+    (w,) = prove_reads(make_spec("attention t\nparam radius: int = 4\ninput rpb[H, 2 * radius + 1]\n"
                                  "mask = abs(i - j) <= radius\nscore = s + rpb[h, j - i]\n"))
     assert w.message == ("cannot prove that index 2 of 'rpb' (j - i) stays in [0, 2 * radius + 1) "
                          "where the mask holds")
@@ -88,8 +88,8 @@ def test_warning_message_and_hint_text():
 
 def test_examples_run_and_rpb_examples_are_proved():
     for path in EXAMPLES:
-        spec = check(parse(path.read_text(), str(path)), path.read_text(), str(path))
-        warnings = check_reads(spec)
+        spec = elaborate(parse(path.read_text(), str(path)), path.read_text(), str(path))
+        warnings = prove_reads(spec)
         assert all(w.severity == "warning" and w.line >= 1 for w in warnings)
         if path.stem in ("rpb1d", "rpb2d", "alibi", "key_bias", "document_causal", "per_head_window",
                          "softmax_sink", "temperature", "duo_heads", "token_type"):
@@ -137,7 +137,7 @@ def unwarned_specs():
 @pytest.mark.parametrize("name,src", unwarned_specs(), ids=[n for n, _ in unwarned_specs()])
 def test_what_is_proved_holds_on_small_grids(name, src):
     spec = make_spec(src)
-    if check_reads(spec):
+    if prove_reads(spec):
         pytest.skip("warned: nothing proved to check")
     rng = random.Random(0)
     params = {p.name: (p.default if p.default is not None else {ir.INT: 3, ir.FLOAT: 0.5, ir.BOOL: True}[p.type])

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import attncc
-from attncc import loader
+from attncc.driver import loader
 from conftest import ROOT
 
 GOOD = 'attention demo "A demo."\nparam window: int = 4\nmask = j <= i and i - j < window\n'
@@ -94,7 +94,7 @@ def test_show_prints_the_simplified_spec_and_a_mask_picture(tmp_path):
 
 
 def test_show_counts_the_kernel_tiles(tmp_path, capsys):
-    from attncc.cli import main
+    from attncc.commands.cli import main
 
     spec = tmp_path / "demo.attn"
     spec.write_text(GOOD)

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import attncc
-from attncc.compiler import front_end
-from attncc.constfold import is_causal_mask
-from attncc.samples import sample_inputs, sample_params
+from attncc.driver.pipeline import front_end
+from attncc.ir.constfold import is_causal_mask
+from attncc.checks.samples import sample_inputs, sample_params
 from conftest import EXAMPLES
 
 

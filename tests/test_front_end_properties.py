@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from attncc.check import check
-from attncc.errors import SpecError
-from attncc.parser import RESERVED_WORDS, STATEMENT_KEYWORDS, parse
-from attncc.testgen import render_tests
+from attncc.language.elaborate import elaborate
+from attncc.language.errors import SpecError
+from attncc.language.parser import RESERVED_WORDS, STATEMENT_KEYWORDS, parse
+from attncc.checks.generate import render_tests
 
 try:  # the pipeline driver; the code-generation half of (b) needs it
-    from attncc import compiler
+    from attncc.driver import pipeline as compiler
 except ImportError:  # pragma: no cover - while it is being written
     compiler = None
 
@@ -120,7 +120,7 @@ def _lines(source: str) -> list[str]:
 def assert_clean(source: str, compile_code: bool = False) -> str:
     """Run the front end on `source`; 'ok' or 'error', failing the test on anything unclean."""
     try:
-        spec = check(parse(source, "prop.attn"), source, "prop.attn")
+        spec = elaborate(parse(source, "prop.attn"), source, "prop.attn")
     except SpecError as exc:
         assert exc.diagnostics, "a SpecError without diagnostics"
         lines = _lines(source)

@@ -24,11 +24,11 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from attncc import cli
-from attncc.check_values import CheckValues, CheckValuesError, resolve, values_from_cli
-from attncc.compiler import compile_source, front_end
-from attncc.loader import import_file
-from attncc.testgen import choose_inputs, choose_params, cross_allowed, render_tests
+from attncc.commands import cli
+from attncc.checks.values import CheckValues, CheckValuesError, resolve, values_from_cli
+from attncc.driver.pipeline import compile_source, front_end
+from attncc.driver.loader import import_file
+from attncc.checks.generate import choose_inputs, choose_params, cross_allowed, render_tests
 from conftest import EXAMPLES, ROOT
 from test_triton_random_specs import specs as random_specs
 
@@ -133,7 +133,7 @@ def test_wrong_kernels_fail_the_generated_checks(name, tmp_path):
 
 
 def test_check_exits_non_zero_on_a_wrong_kernel(monkeypatch, capsys):
-    import attncc.check_run as check_run
+    import attncc.checks.run as check_run
 
     real = check_run.compile_source
 
@@ -296,7 +296,7 @@ def test_bad_check_values_name_the_option_and_the_fix(params, inputs, message):
 
 
 def test_bad_check_values_files(tmp_path):
-    from attncc.check_values import read_values_file
+    from attncc.checks.values import read_values_file
 
     bad = tmp_path / "bad.json"
     for text, message in [("{", "not valid JSON"), ('{"param": {}}', "unknown key 'param'"),

@@ -14,8 +14,8 @@ import os
 
 import pytest
 
-from attncc.compiler import compile_source
-from attncc.testgen import render_tests
+from attncc.driver.pipeline import compile_source
+from attncc.checks.generate import render_tests
 from conftest import EXAMPLES, ROOT
 
 GOLDEN = ROOT / "tests" / "golden"

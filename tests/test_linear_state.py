@@ -17,9 +17,9 @@ import pytest
 import torch
 
 import attncc
-from attncc.check import check as check_spec
-from attncc.errors import SpecError
-from attncc.parser import parse
+from attncc.language.elaborate import elaborate
+from attncc.language.errors import SpecError
+from attncc.language.parser import parse
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 F64 = torch.float64
@@ -230,4 +230,4 @@ def test_only_causal_linear_modules_have_the_state():
 ], ids=["spec-named-step", "param-named-state"])
 def test_the_names_step_and_state_are_reserved(source):
     with pytest.raises(SpecError):
-        check_spec(parse(source, "a.attn"), source, "a.attn")
+        elaborate(parse(source, "a.attn"), source, "a.attn")

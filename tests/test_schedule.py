@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import attncc
-from attncc import schedule
-from attncc.compiler import compile_source, front_end
-from attncc.loader import import_file
+from attncc.runtime import schedule
+from attncc.driver.pipeline import compile_source, front_end
+from attncc.driver.loader import import_file
 from support.resource_fit import estimated_records
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -352,7 +352,7 @@ def test_every_config_computes_the_same_attention(example, options):
     spec = front_end(path.read_text(), str(path))
     mod = attncc.load(path, backend="triton")
     ref = attncc.load(path, backend="torch")
-    from attncc.samples import sample_inputs, sample_params
+    from attncc.checks.samples import sample_inputs, sample_params
 
     params = sample_params(spec, {"window": 24} if spec.param("window") else {})
     sizes = {"B": 1, "H": 2, "HKV": 2, "N": 70, "M": 70, "D": 16, "DV": 16}

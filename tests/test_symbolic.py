@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from attncc import ir
-from attncc.check import check
-from attncc.constfold import ConstFoldError, evaluate
-from attncc.derive import SCORE, derive
-from attncc.parser import parse
-from attncc.formatting import format_expr
-from attncc.symbolic import fold_constants, from_sympy, simplify, simplify_spec, size, to_sympy
-from attncc.typing_rules import result_type
+from attncc.language.elaborate import elaborate
+from attncc.ir.constfold import ConstFoldError, evaluate
+from attncc.symbolic.derive import SCORE, derive
+from attncc.language.parser import parse
+from attncc.language.formatting import format_expr
+from attncc.symbolic.simplify import fold_constants, from_sympy, simplify, simplify_spec, size, to_sympy
+from attncc.ir.typing_rules import result_type
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.attn"))
@@ -61,7 +61,7 @@ FEATURES = ["elu(x) + 1", "relu(x)", "exp(x)", "silu(x)", "taylor2(x)", "taylor2
 
 
 def make_spec(src):
-    return check(parse(src, "t.attn"), src, "t.attn")
+    return elaborate(parse(src, "t.attn"), src, "t.attn")
 
 
 def inline_specs():

@@ -12,11 +12,11 @@ import pytest
 
 import attncc
 from attncc import ir
-from attncc.compiler import front_end
-from attncc.constfold import evaluate
-from attncc.samples import sample_inputs, sample_params
-from attncc.tile_counts import classify_tiles, reader, tile_counts, visited_tiles
-from attncc.tiles import I_HI, I_LO, J_HI, J_LO, analyse_tiles
+from attncc.driver.pipeline import front_end
+from attncc.ir.constfold import evaluate
+from attncc.checks.samples import sample_inputs, sample_params
+from attncc.symbolic.tile_counts import classify_tiles, reader, tile_counts, visited_tiles
+from attncc.symbolic.tiles import I_HI, I_LO, J_HI, J_LO, analyse_tiles
 from conftest import EXAMPLES
 
 SMALL_PARAMS = {"window": 5, "width": 8, "radius": 1, "chunk": 8, "prefix": 6, "sinks": 2, "block": 2,
@@ -126,7 +126,7 @@ def test_structured_masks_get_empty_and_full_tiles_and_closed_forms(name):
 
 
 def test_closed_forms_of_the_usual_masks():
-    from attncc.formatting import format_expr
+    from attncc.language.formatting import format_expr
 
     def ranges(mask, side="key_ranges"):
         params = "param window: int = 4\nparam sinks: int = 2\nparam prefix: int = 3\nparam c: int = 4\n"

@@ -20,8 +20,8 @@ import os
 import pytest
 import torch
 
-from attncc.compiler import front_end
-from attncc.samples import sample_inputs, sample_params
+from attncc.driver.pipeline import front_end
+from attncc.checks.samples import sample_inputs, sample_params
 from conftest import EXAMPLES
 from support.reference_rule import assert_matches_reference, module
 from support.odd_specs import ODD_SPECS

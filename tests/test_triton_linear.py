@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attncc.compiler import compile_source, front_end
+from attncc.driver.pipeline import compile_source, front_end
 from conftest import EXAMPLES
 from support.reference_rule import assert_matches_reference, module
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import attncc
-from attncc.compiler import front_end
-from attncc.samples import sample_inputs
+from attncc.driver.pipeline import front_end
+from attncc.checks.samples import sample_inputs
 from support.forward_backward import forward_backward
 
 # The interpreter evaluates both sides of every tl.where, so guarded lanes (x / 0 in log1p's

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from attncc import schedule
-from attncc.cli import main
-from attncc.loader import import_file
+from attncc.runtime import schedule
+from attncc.commands.cli import main
+from attncc.driver.loader import import_file
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CAUSAL = str(EXAMPLES / "causal.attn")

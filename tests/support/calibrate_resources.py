@@ -98,10 +98,10 @@ def _install_ptxas_hook():
 def _load(spec):
     if spec not in _MODULES:
         import attncc
-        from attncc.compiler import front_end
+        from attncc.driver.pipeline import front_end
         path = os.path.join(ROOT, "examples", f"{spec}.attn")
         if MODULE_DIR:  # pre-generated modules (e.g. from a clean checkout while the tree is being edited)
-            from attncc.loader import import_file
+            from attncc.driver.loader import import_file
             from pathlib import Path
             mod = import_file(Path(MODULE_DIR) / f"{spec}.py", f"attncc_calibrate_{spec}")
         else:
@@ -119,7 +119,7 @@ def _record(spec, dtype_name, D, DV, variant):
     if key in _LAUNCHES:
         return _LAUNCHES[key]
     import torch
-    from attncc.samples import sample_inputs, sample_params
+    from attncc.checks.samples import sample_inputs, sample_params
     mod, parsed = _load(spec)
     dtype = getattr(torch, dtype_name)
     launches = []

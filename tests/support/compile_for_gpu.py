@@ -22,8 +22,8 @@ from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
 import attncc  # noqa: E402
-from attncc.compiler import front_end  # noqa: E402
-from attncc.samples import sample_inputs, sample_params  # noqa: E402
+from attncc.driver.pipeline import front_end  # noqa: E402
+from attncc.checks.samples import sample_inputs, sample_params  # noqa: E402
 
 TYPE_CODES = {torch.float16: "fp16", torch.bfloat16: "bf16", torch.float32: "fp32", torch.float64: "fp64",
               torch.int32: "i32", torch.int64: "i64", torch.uint8: "u8", torch.bool: "i1"}

@@ -5,7 +5,7 @@ import functools
 import torch
 
 import attncc
-from attncc.samples import sample_inputs
+from attncc.checks.samples import sample_inputs
 from support.forward_backward import forward_backward
 
 

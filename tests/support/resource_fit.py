@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from attncc import schedule
+from attncc.runtime import schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,152 @@
+"""Lower a softmax-family spec to the context of the Triton kernel templates.
+
+Before: the driver's facts (symbolic.facts.SpecFacts) of a spec with `is_linear` False. After: a dict for backends/triton/*.jinja: the
+simplified mask, score, scale and sink printed as Triton expressions (triton_printer.py),
+the derivatives the backward needs (symbolic/derive.py), the tile facts (symbolic/tiles.py: when a
+tile may hold an allowed pair, when it is full, the closed-form loop ranges from both sides),
+the learnable reads whose gradients the kernels scatter, and the kernels' spec arguments. Every
+decision is made here; the templates only place the strings.
+"""
+
+from __future__ import annotations
+
+from .. import ir
+from ..language.formatting import format_expr
+from ..symbolic.facts import SpecFacts
+from .hoist import share
+from .triton_common import argument_lines, gradient_read, spec_arguments
+from .triton_printer import TritonPrinter
+
+
+def _condition(expr: ir.Expr, printer: TritonPrinter) -> str:
+    if isinstance(expr, ir.Const):
+        return "True" if expr.value else "False"
+    return printer(expr)
+
+
+def _partial(must: ir.Expr, printer: TritonPrinter) -> str:
+    """When the tile needs the mask evaluated: whenever it is not provably full."""
+    if isinstance(must, ir.Const):
+        return "False" if must.value else "True"
+    return f"({printer(must)}) == 0"
+
+
+def _ranges(ranges, size: str, printer: TritonPrinter) -> list[tuple[str, str]]:
+    """Loop ranges as code (tiles.py already clips them to [0, size]); None (no closed form) is
+    the whole axis."""
+    if ranges is None:
+        return [("0", size)]
+    return [(printer(lo), printer(hi)) for lo, hi in ranges]
+
+
+class _Pool:
+    """Expressions gathered under keys, rewritten together (hoisting needs them all at once)."""
+
+    def __init__(self):
+        self.keys: list = []
+        self.exprs: list[ir.Expr] = []
+
+    def add(self, key, expr: ir.Expr) -> None:
+        self.keys.append(key)
+        self.exprs.append(expr)
+
+    def rewrite(self, allowed, prefix: str, min_count: int, only=None):
+        """Share subexpressions (see hoist.share) among the keys in `only` (default: all)."""
+        chosen = [k for k, key in enumerate(self.keys) if only is None or key in only]
+        bindings, new = share([self.exprs[k] for k in chosen], allowed, prefix, min_count)
+        for k, expr in zip(chosen, new):
+            self.exprs[k] = expr
+        return bindings
+
+    def __getitem__(self, key) -> ir.Expr:
+        return self.exprs[self.keys.index(key)]
+
+
+def _binding_lines(bindings, printer: TritonPrinter) -> list[str]:
+    return [f"{name} = {printer(expr)}" for name, expr in bindings]
+
+
+def softmax_context(analysed: SpecFacts) -> dict:
+    """The template context for a softmax-family spec on the triton backend (see the module
+    docstring); linear attention is lowered by triton_linear."""
+    spec, simple, derivatives, facts = analysed.spec, analysed.simple, analysed.derivatives, analysed.tiles
+    printer = TritonPrinter()
+
+    # Everything printed into the kernels, so that invariants are hoisted from all of it at once.
+    pool = _Pool()
+    pool.add("mask", simple.mask)
+    pool.add("score", simple.score)
+    # d score/ds in terms of the score the kernel already holds where a rewrite exists (softcap:
+    # 1 - score^2 / cap^2, no second tanh), else in terms of s.
+    dscore_ds = derivatives.dscore_ds_from_score or derivatives.dscore_ds
+    pool.add("dscore_ds", dscore_ds)
+    if simple.norm.sink is not None:
+        pool.add("sink", simple.norm.sink)
+    pool.add("may", facts.may_be_true)
+    pool.add("must", facts.must_be_true)
+    for side, ranges in (("key", facts.key_ranges), ("query", facts.query_ranges)):
+        for k, (lo, hi) in enumerate(ranges or ()):
+            pool.add((side, k, "lo"), lo)
+            pool.add((side, k, "hi"), hi)
+    learnable = {x.name for x in spec.learnable_inputs}
+    reads = {}  # "score" / "sink" -> [(input name, number of indices)] of the learnable reads
+    for where, pairs in (("score", derivatives.dscore_dloads), ("sink", derivatives.dsink_dloads)):
+        reads[where] = []
+        for k, (load, derivative) in enumerate(p for p in pairs if p[0].input in learnable):
+            reads[where].append((load.input, len(load.indices)))
+            pool.add((where, k, "d"), derivative)
+            for n, index in enumerate(load.indices):
+                pool.add((where, k, n), index)
+    program = {"b", "h"} | set(ir.SIZE_SYMBOLS) | {p.name for p in spec.params}
+    invariants = pool.rewrite(program, "inv", 1)
+    bound = program | {name for name, _ in invariants} | {"i_lo", "i_hi", "j_lo", "j_hi"}
+    tile_shared = pool.rewrite(bound, "t", 2, only=("may", "must"))
+
+    def ranges_of(side, original):
+        if original is None:
+            return None
+        return tuple((pool[(side, k, "lo")], pool[(side, k, "hi")]) for k in range(len(original)))
+
+    def reads_of(where, first_slot):
+        return [gradient_read(name, first_slot + k, [pool[(where, k, n)] for n in range(rank)],
+                               pool[(where, k, "d")], printer)
+                for k, (name, rank) in enumerate(reads[where])]
+
+    spec_args, runtime_scalars = spec_arguments(spec)
+    score_grads = reads_of("score", 0)
+    sink_grads = reads_of("sink", len(score_grads))
+    # Learnable inputs the spec never reads get no gradient (None), as under torch autograd.
+    read = {r["input"] for r in score_grads + sink_grads}
+    learnable_read = [x for x in spec.learnable_inputs if x.name in read]
+    grad_args = []
+    for x in learnable_read:
+        grad_args += [f"G_{x.name}"] + [f"G_{x.name}_s{k}" for k in range(len(x.dims))]
+
+    def record_args(reads):
+        return [name for r in reads for name in (f"RV{r['slot']}", f"RI{r['slot']}")]
+
+    return {
+        "invariant_lines": _binding_lines(invariants, printer),
+        "tile_lines": _binding_lines(tile_shared, printer),
+        "mask_code": printer(pool["mask"]),
+        "score_code": printer.as_float(pool["score"]),
+        "scale_code": printer.as_float(simple.scale),
+        "sink_code": printer.as_float(pool["sink"]) if simple.norm.sink is not None else "",
+        "dscore_ds_code": printer.as_float(pool["dscore_ds"]),
+        "dscore_ds_text": format_expr(dscore_ds),
+        "may_code": _condition(pool["may"], printer),
+        "partial_code": _partial(pool["must"], printer),
+        "key_ranges": _ranges(ranges_of("key", facts.key_ranges), "M", printer),
+        "query_ranges": _ranges(ranges_of("query", facts.query_ranges), "N", printer),
+        "runtime_scalars": runtime_scalars,
+        "kernel_extra_args": argument_lines(spec_args),
+        "score_grad_args": argument_lines(grad_args + record_args(score_grads)) if score_grads else "",
+        "sink_grad_args": argument_lines(grad_args + record_args(sink_grads)) if sink_grads else "",
+        "score_grads": score_grads,
+        "sink_grads": sink_grads,
+        "input_names": tuple(x.name for x in spec.inputs),
+        "learnable_names": tuple(x.name for x in learnable_read),
+        "score_slots": tuple(r["input"] for r in score_grads),
+        "sink_slots": tuple(r["input"] for r in sink_grads),
+        "taylor2": False,
+    }

@@ -1,0 +1,62 @@
+"""The pipeline driver: source text -> elaborated spec -> facts -> generated module source.
+
+Each stage runs once per spec, in the order of ARCHITECTURE.md: parse, elaborate (the front
+end), then the symbolic middle's analyses (simplify, the bounds proofs, derivatives, tile
+facts) collected into one frozen `SpecFacts`, then lowering and rendering, which only read it.
+`compile_source` is the one entry point the CLI, `attncc.load` and the tests use. It raises
+SpecError for a spec that cannot be compiled; warnings come back alongside the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+from .. import ir
+from ..codegen.render import BACKEND_TEMPLATES, render
+from ..language.elaborate import elaborate
+from ..language.errors import Diagnostic
+from ..language.parser import parse
+from ..symbolic.bounds import prove_reads
+from ..symbolic.derive import derive
+from ..symbolic.facts import SpecFacts
+from ..symbolic.simplify import simplify_spec
+from ..symbolic.tiles import analyse_tiles
+
+BACKENDS = tuple(BACKEND_TEMPLATES)
+DEFAULT_BACKEND = "triton"
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    spec: ir.Spec
+    code: str
+    warnings: tuple[Diagnostic, ...]
+    backend: str
+    facts: SpecFacts
+
+
+def front_end(source: str, filename: str = "<spec>") -> ir.Spec:
+    """Parse and elaborate: the typed IR of `source`, or SpecError with every error found."""
+    return elaborate(parse(source, filename), source, filename)
+
+
+def analyse(spec: ir.Spec) -> SpecFacts:
+    """The symbolic middle on an elaborated spec, each pass once: simplify, prove the reads in
+    bounds (on the spec as written, whose positions name the place), derive, classify tiles."""
+    simple = simplify_spec(spec)
+    warnings = tuple(prove_reads(spec))
+    derivatives = derive(simple)
+    tiles = None if simple.is_linear else analyse_tiles(simple)
+    return SpecFacts(spec=spec, simple=simple, derivatives=derivatives, tiles=tiles, warnings=warnings)
+
+
+def compile_source(source: str, filename: str = "<spec>", backend: str = DEFAULT_BACKEND,
+                   tuned: Optional[Mapping[str, dict]] = None) -> CompileResult:
+    """Compile spec text to module source for `backend`; `tuned`: tile configs to compile in
+    (`attncc compile --tuned`, see attncc/commands/tune.py)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    facts = analyse(front_end(source, filename))
+    return CompileResult(spec=facts.spec, code=render(facts, backend, tuned), warnings=facts.warnings,
+                         backend=backend, facts=facts)

@@ -1,0 +1,208 @@
+"""Per-tile mask facts: empty / full tests and closed-form loop bounds, as IR.
+
+A kernel tile is the queries `i` in `[i_lo, i_hi]` and the keys `j` in `[j_lo, j_hi]` (inclusive,
+real rows and columns: `0 <= i_lo <= i_hi < N`, `0 <= j_lo <= j_hi < M`), with `b` and `h` fixed.
+`analyse_tiles(spec)` answers, as ordinary IR over `I_LO .. J_HI`, `b`, `h`, sizes, params and
+input loads (never `i`, `j` or `s`):
+
+- `may_be_true`: false => the mask is false on the whole tile (skip it);
+- `must_be_true`: true => the mask is true on the whole tile (no mask evaluation);
+- `key_ranges`: half-open `[lo, hi)` ranges of `j` (in terms of `I_LO`, `I_HI`) whose union holds
+  every key the mask may allow for some query of `[i_lo, i_hi]`; `None` = no closed form;
+- `query_ranges`: the same from the key side (ranges of `i` in terms of `J_LO`, `J_HI`).
+
+Each range is clipped to `[0, M]` (`[0, N]` for queries); `lo >= hi` means empty; ranges may
+overlap (a consumer must not visit a key twice). Everything is sound, never exact by luck: a
+part the analysis cannot bound is taken as "anything" (a number with no range, a condition
+that may be true and need not be). Non-constant divisors of `//` and `%` (params, loads) are
+assumed positive and the facts are guarded by that assumption (when it fails at run time, the
+tile is partial and every key is visited).
+
+Method: interval arithmetic generated as IR (a sub-expression without `i`/`j` is exact; reads of a
+`sorted` input at an index monotone in `i`/`j` are bounded by their two ends), and for the
+ranges, the mask in disjunctive form whose atoms `c * t + g <= 0` with `t` = `j` or `j // d // ..`
+and `g` free of `j` bound `j` through the interval of `g` over the tile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .. import ir
+from .intervals import I_HI, I_LO, J_HI, J_LO, NEGATE, SWAP, Intervals, fold_ops, is_fixed, make_const, make_op
+from ..ir import BOOL, INT
+
+__all__ = ["I_LO", "I_HI", "J_LO", "J_HI", "TileFacts", "analyse_tiles"]
+MAX_RANGES = 4
+MAX_DISJUNCTS = 16
+
+
+@dataclass(frozen=True)
+class TileFacts:
+    may_be_true: ir.Expr
+    must_be_true: ir.Expr
+    key_ranges: Optional[tuple[tuple[ir.Expr, ir.Expr], ...]]
+    query_ranges: Optional[tuple[tuple[ir.Expr, ir.Expr], ...]]
+
+
+# ---------------------------------------------------------------- closed-form ranges
+
+def _dnf(e: ir.Expr, holds: bool = True) -> Optional[list]:
+    """`e == holds` as a list of conjunctions (tuples of bool atoms); None if too many."""
+    if isinstance(e, ir.Const) and e.type == BOOL:
+        return [()] if e.value == holds else []
+    if isinstance(e, ir.Op) and e.op == "not":
+        return _dnf(e.args[0], not holds)
+    if isinstance(e, ir.Op) and e.op == "where" and e.type == BOOL:
+        c, a, b = e.args
+        return _dnf(make_op("or", make_op("and", c, a), make_op("and", make_op("not", c), b)), holds)
+    if isinstance(e, ir.Op) and e.op in ("and", "or"):
+        left, right = _dnf(e.args[0], holds), _dnf(e.args[1], holds)
+        if left is None or right is None:
+            return None
+        out = left + right if (e.op == "or") == holds else [x + y for x in left for y in right]
+        return out if len(out) <= MAX_DISJUNCTS else None
+    if not (isinstance(e, ir.Op) and e.op in NEGATE and e.args[0].type == INT == e.args[1].type):
+        return [((e if holds else make_op("not", e)),)]
+    op, (a, b) = (e.op if holds else NEGATE[e.op]), e.args
+    if isinstance(b, ir.Op) and b.op == "abs" and op != "eq":
+        op, a, b = SWAP[op], b, a
+    if isinstance(a, ir.Op) and a.op == "abs" and op in ("lt", "le", "gt", "ge"):
+        x = a.args[0]
+        both = [(ir.Op(op, (x, b), BOOL),), (ir.Op(op, (make_op("neg", x), b), BOOL),)]
+        return [both[0] + both[1]] if op in ("lt", "le") else both
+    return [(ir.Op(op, (a, b), BOOL),)]
+
+
+def _chain(e: ir.Expr, var: str) -> bool:
+    """Whether `e` is `var` under `+ a`, `- a`, `// d`, `* d` (a, d fixed): increasing, invertible."""
+    while isinstance(e, ir.Op) and e.op in ("add", "sub", "floordiv", "mul") and e.type == INT:
+        a, b = e.args
+        if is_fixed(b):
+            e = a
+        elif e.op in ("add", "mul") and is_fixed(a):
+            e = b
+        else:
+            return False
+    return isinstance(e, ir.Var) and e.name == var
+
+
+def _invert(iv: "Intervals", t: ir.Expr, bound: ir.Expr, upper: bool) -> Optional[ir.Expr]:
+    """The inclusive bound on the variable of the chain `t` from `t <= bound` (or `>=`)."""
+    while isinstance(t, ir.Op):
+        x, a = t.args if is_fixed(t.args[1]) else t.args[::-1]
+        if t.op == "add":
+            bound = make_op("sub", bound, a)
+        elif t.op == "sub":
+            bound = make_op("add", bound, a)
+        elif iv.sign(a) <= 0:
+            return None
+        elif t.op == "floordiv":
+            bound = make_op("sub", make_op("mul", a, make_op("add", bound, make_const(1))), make_const(1)) if upper \
+                else make_op("mul", a, bound)
+        else:  # x * a <= bound  <=>  x <= bound // a;  x * a >= bound  <=>  x >= ceil(bound / a)
+            bound = make_op("floordiv", bound, a) if upper else make_op("neg", make_op("floordiv", make_op("neg", bound), a))
+        t = x
+    return bound
+
+
+def _terms(e: ir.Expr, var: str, k: int, coeffs: dict, rest: list) -> bool:
+    """Add k * e to `coeffs` (by chain of `var`) and to `rest` (terms free of `var`)."""
+    if var not in ir.free_vars(e):
+        rest.append((k, e))
+        return True
+    if _chain(e, var):
+        coeffs[e] = coeffs.get(e, 0) + k
+        return True
+    if not isinstance(e, ir.Op):
+        return False
+    if e.op in ("add", "sub"):
+        return _terms(e.args[0], var, k, coeffs, rest) and \
+            _terms(e.args[1], var, k if e.op == "add" else -k, coeffs, rest)
+    if e.op == "neg":
+        return _terms(e.args[0], var, -k, coeffs, rest)
+    if e.op == "mul":
+        for c, y in (e.args, e.args[::-1]):
+            if isinstance(c, ir.Const) and c.type == INT:
+                return _terms(y, var, k * c.value, coeffs, rest)
+    return False
+
+
+def _linear_sum(rest: list) -> ir.Expr:
+    out = make_const(0)
+    for k, t in rest:
+        out = make_op("add", out, t) if k == 1 else make_op("sub", out, t) if k == -1 else \
+            make_op("add", out, make_op("mul", make_const(k), t))
+    return out
+
+
+def _bounds(iv: Intervals, atom: ir.Expr, var: str):
+    """Yield ("lo" | "hi", bound) on `var` implied by the int comparison `atom` over the tile."""
+    a, b = atom.args
+    forms = {"lt": [(a, b, 1)], "le": [(a, b, 0)], "gt": [(b, a, 1)], "ge": [(b, a, 0)],
+             "eq": [(a, b, 0), (b, a, 0)]}.get(atom.op, [])
+    for big, small, plus in forms:  # big - small + plus <= 0
+        coeffs, rest = {}, []
+        if not (_terms(big, var, 1, coeffs, rest) and _terms(small, var, -1, coeffs, rest)):
+            continue
+        coeffs = {key: c for key, c in coeffs.items() if c}
+        if len(coeffs) != 1:
+            continue
+        (t, c), = coeffs.items()
+        r = iv.num(make_op("add", _linear_sum(rest), make_const(plus)))
+        if r is None:
+            continue
+        g = r[0]  # c * t + g <= 0 for some query of the tile needs the smallest g
+        if c > 0:
+            bound = _invert(iv, t, make_op("floordiv", make_op("neg", g), make_const(c)), True)
+            if bound is not None:
+                yield "hi", make_op("add", bound, make_const(1))
+        else:
+            bound = _invert(iv, t, g if c == -1 else make_op("neg", make_op("floordiv", make_op("neg", g), make_const(-c))), False)
+            if bound is not None:
+                yield "lo", bound
+
+
+def _ranges(iv: Intervals, mask: ir.Expr, var: str, limit: ir.Expr):
+    """Ranges of `var` (one per disjunct of the mask) whose union holds every allowed `var`."""
+    dnf = _dnf(mask)
+    if dnf is None:
+        return None
+    out = []
+    for conj in dnf:
+        guard, lows, highs = ir.TRUE, [], []
+        for atom in conj:
+            if var not in ir.free_vars(atom):  # gates the disjunct: may it hold on this tile?
+                guard = make_op("and", guard, atom if is_fixed(atom) else iv.cond(atom)[0])
+            elif isinstance(atom, ir.Op) and atom.op in NEGATE and atom.args[0].type == INT == atom.args[1].type:
+                for side, bound in _bounds(iv, atom, var):
+                    (lows if side == "lo" else highs).append(bound)
+        if not lows and not highs and guard == ir.TRUE:
+            return None
+        lo = make_op("max", fold_ops("max", lows), make_const(0)) if lows else make_const(0)
+        hi = make_op("min", fold_ops("min", highs), limit) if highs else limit
+        hi = make_op("where", guard, hi, make_const(0))
+        if (lo, hi) not in out:
+            out.append((lo, hi))
+    return tuple(out) if len(out) <= MAX_RANGES else None
+
+
+def analyse_tiles(spec: ir.Spec) -> TileFacts:
+    """Before: an elaborated softmax-family spec. After: sound tile facts (see the module docstring)."""
+    iv = Intervals(spec)
+    may, must = iv.cond(spec.mask)
+    keys = _ranges(iv, spec.mask, "j", ir.Var("M", INT, "size"))
+    queries = _ranges(iv, spec.mask, "i", ir.Var("N", INT, "size"))
+    if iv.divisors:  # valid only where every assumed-positive divisor is
+        ok = fold_ops("and", [make_op("gt", d, make_const(0)) for d in iv.divisors])
+        may, must = make_op("or", make_op("not", ok), may), make_op("and", ok, must)
+        keys, queries = _guarded(keys, ok, ir.Var("M", INT, "size")), _guarded(queries, ok, ir.Var("N", INT, "size"))
+    return TileFacts(may, must, keys, queries)
+
+
+def _guarded(ranges, ok: ir.Expr, limit: ir.Expr):
+    """`ranges` where `ok` holds, else the one range [0, limit)."""
+    if not ranges:
+        return ranges
+    return tuple((make_op("where", ok, lo, make_const(0)), make_op("where", ok, hi, limit)) for lo, hi in ranges)
