@@ -3,7 +3,7 @@
 Six specs (causal, dense, sliding_window with window 1024, alibi, softcap, document_causal),
 head dims 64 and 128, N = M = 1k, 4k, 16k at a constant 16k tokens (B = 16384 // N) and
 H = 2048 // D heads (FlashAttention's benchmark setting), bfloat16, forward and forward +
-backward. Each (spec, D) is one `attncc bench` run (attncc/bench.py) writing
+backward. Each (spec, D) is one `attncc bench` run (attncc/bench/) writing
 OUT/SPEC_DTYPE_D{D}_DEVICE.json and .png; then the sweep checks every JSON against the schema
 and writes OUT/sweep_DEVICE.json (the runs and their status) and OUT/sweep_DEVICE.png (one panel
 per spec and D).

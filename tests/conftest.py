@@ -11,10 +11,15 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.attn"))
 # set before triton is first imported.
 os.environ.setdefault("TRITON_INTERPRET", "1")
 
-# Compiled modules and the tuning cache go to a fresh folder, never the user's; nothing is
-# tuned unless a test asks.
-os.environ["ATTNCC_CACHE_DIR"] = tempfile.mkdtemp(prefix="attncc-test-cache-")
-os.environ.pop("ATTNCC_TUNING_CACHE", None)
+# Compiled modules go to a fresh folder, never the user's. It is made once per run and shared by
+# the pytest-xdist workers (they inherit the controller's environment, so the first import here,
+# in the controller, decides it): a module one worker compiled, the other imports from the
+# content-hash cache. The tuning cache is one file per process, so that no worker sees another's
+# winners; nothing is tuned unless a test asks.
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    os.environ["ATTNCC_CACHE_DIR"] = tempfile.mkdtemp(prefix="attncc-test-cache-")
+os.environ["ATTNCC_TUNING_CACHE"] = os.path.join(
+    os.environ["ATTNCC_CACHE_DIR"], f"tuning-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.json")
 os.environ.pop("ATTNCC_AUTOTUNE", None)
 
 # CI runs the property tests derandomized, so a green run is reproducible; developers' runs

@@ -336,7 +336,7 @@ BAD_SPECS = [
         2, 10, "unknown param type 'flot'; expected int, float or bool", "did you mean 'float'?"),
     row("no-cascade-after-bad-let", "attention a\nlet t = taylor2(x)\nfeature = t\nnorm = sum\n",
         2, 9, "taylor2 exists only in feature"),
-    # lets are usable after their definition only (DSL.md; check.py's docstring says the same)
+    # lets are usable after their definition only (DSL.md; language/elaborate.py's docstring says the same)
     row("let-used-before-definition", "attention a\nmask = j <= w2\nlet w2 = 3\n",
         2, 13, "'w2' is used before its definition at line 3", "move the let above its first use"),
     row("let-uses-later-let", "attention a\nlet u = w + 1\nlet w = 3\nmask = j <= u\n",
@@ -536,7 +536,8 @@ def test_a_doc_string_with_quotes_backslashes_and_newlines_is_carried_verbatim()
 
 
 def test_an_injecting_doc_string_stays_data_in_the_generated_module():
-    compiler = pytest.importorskip("attncc.driver.pipeline")
+    from attncc.driver import pipeline as compiler
+
     source = f'attention inject "{INJECTION_DOC}"\nmask = j <= i\n'
     result = compiler.compile_source(source, "inject.attn", "torch")
     namespace: dict = {}
@@ -555,8 +556,6 @@ def test_unknown_escapes_keep_their_backslash():
 CLI_BAD = "attention demo\nparam window: int = 4\nmask = i - j < windw\n"
 
 
-@pytest.mark.skipif(not os.path.exists(os.path.join(os.path.dirname(__file__), "..", "attncc", "cli.py")),
-                    reason="the CLI does not exist yet")
 def test_cli_reports_a_bad_spec_without_traceback_and_leaves_the_output_alone(tmp_path):
     spec = tmp_path / "bad.attn"
     spec.write_text(CLI_BAD)

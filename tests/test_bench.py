@@ -1,4 +1,4 @@
-"""`attncc bench` (attncc/bench.py, bench_command.py, bench_report.py), its comparators (attncc/comparators.py) and the GPU sweep
+"""`attncc bench` (attncc/bench/: measure.py, command.py, report.py), its comparators (comparators.py) and the GPU sweep
 script: FLOP counting, the JSON schema, SDPA and FlexAttention against the dense reference,
 and the harness end to end under Triton's CPU interpreter (--allow-cpu) on tiny shapes."""
 

@@ -17,15 +17,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from attncc.checks.generate import render_tests
+from attncc.driver import pipeline
 from attncc.language.elaborate import elaborate
 from attncc.language.errors import SpecError
 from attncc.language.parser import RESERVED_WORDS, STATEMENT_KEYWORDS, parse
-from attncc.checks.generate import render_tests
-
-try:  # the pipeline driver; the code-generation half of (b) needs it
-    from attncc.driver import pipeline as compiler
-except ImportError:  # pragma: no cover - while it is being written
-    compiler = None
 
 from conftest import EXAMPLES
 
@@ -135,7 +131,7 @@ def assert_clean(source: str, compile_code: bool = False) -> str:
         assert "Traceback" not in text
         return "error"
     assert spec.name.isidentifier()
-    if compile_code and compiler is not None:
+    if compile_code:
         compile_generated(source, spec)
     return "ok"
 
@@ -143,7 +139,7 @@ def assert_clean(source: str, compile_code: bool = False) -> str:
 def compile_generated(source: str, spec) -> None:
     for backend in ("torch", "triton"):
         try:
-            result = compiler.compile_source(source, "prop.attn", backend)
+            result = pipeline.compile_source(source, "prop.attn", backend)
         except SpecError as exc:  # a later pass may still refuse the spec, cleanly
             assert exc.diagnostics and exc.render()
             return

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -24,11 +25,11 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from attncc.commands import cli
-from attncc.checks.values import CheckValues, CheckValuesError, resolve, values_from_cli
-from attncc.driver.pipeline import compile_source, front_end
-from attncc.driver.loader import import_file
 from attncc.checks.generate import choose_inputs, choose_params, cross_allowed, render_tests
+from attncc.checks.values import CheckValues, CheckValuesError, resolve, values_from_cli
+from attncc.commands import cli
+from attncc.driver.loader import import_file
+from attncc.driver.pipeline import compile_source, front_end
 from conftest import EXAMPLES, ROOT
 from test_triton_random_specs import specs as random_specs
 
@@ -141,7 +142,7 @@ def test_check_exits_non_zero_on_a_wrong_kernel(monkeypatch, capsys):
         result = real(source, filename, backend)
         if result.spec.name != "softcap":
             return result
-        return type(result)(result.spec, _everywhere(*SOFTCAP_DERIVATIVE)(result.code), result.warnings, result.backend)
+        return dataclasses.replace(result, code=_everywhere(*SOFTCAP_DERIVATIVE)(result.code))
 
     monkeypatch.setattr(check_run, "compile_source", wrong)
     paths = [str(_example("softcap")), str(_example("causal"))]

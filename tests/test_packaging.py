@@ -16,7 +16,7 @@ def test_wheel_contains_data_and_compiles_outside_the_checkout(tmp_path):
     (wheel,) = tmp_path.glob("attncc-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("attncc/_data/grammar/attn.lark", "attncc/_data/templates/module.py.jinja",
-                   "attncc/_data/backends/torch/reference.py.jinja", "attncc/cli.py"):
+                   "attncc/_data/backends/torch/reference.py.jinja", "attncc/commands/cli.py"):
         assert needed in names
     site = tmp_path / "site"
     install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],

@@ -1,4 +1,4 @@
-"""Schedules (attncc/schedule.py): the space, pruning by architecture, kernel_options, the
+"""Schedules (attncc/runtime/schedule.py): the space, pruning by architecture, kernel_options, the
 heuristic default, and the tuning cache (round trip, corrupt files, concurrent writers, stale
 triton versions), also as the generated modules use them under the interpreter."""
 

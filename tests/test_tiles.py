@@ -1,4 +1,4 @@
-"""Tile classification and loop bounds (attncc.tiles), checked against the dense reference mask.
+"""Tile classification and loop bounds (attncc.symbolic.tiles), checked against the dense reference mask.
 
 Soundness by brute force: a tile called empty has no allowed pair, a tile called full has every
 pair allowed, and every allowed (i, j) has j inside a key range of i's query tile and i inside a

@@ -98,7 +98,7 @@ def build_document(spec, args, target: Target, dtype: str, vs: tuple, params: di
                    shapes: list, peak: Optional[float], peak_source: str) -> dict:
     """The JSON document without rows (run_bench fills rows and flex_block_mask_ms)."""
     inputs = {x.name: (f"given: {given_inputs[x.name].describe()}" if x.name in given_inputs
-                       else "sampled (attncc.samples, seed)") for x in spec.inputs}
+                       else "sampled (attncc.checks.samples, seed)") for x in spec.inputs}
     return {
         "schema": SCHEMA, "device": target.name, "interpreter": target.interpreter,
         "peak_tflops": peak, "peak_source": peak_source, "versions": versions(),
@@ -122,7 +122,7 @@ def run_bench(args) -> int:
     comparator failures are recorded but do not change the status). Raises BenchUsageError
     for bad options, attncc.SpecError for a bad spec.
     """
-    import attncc
+    from ..driver.loader import load
     from .comparators import flex_plan, sdpa_plan
     from ..ir.constfold import is_causal_mask
 
@@ -138,8 +138,8 @@ def run_bench(args) -> int:
     peak, peak_source = peak_tflops(target.name, dtype, args.peak)
     if target.interpreter:
         _say(BANNER)
-    mod = attncc.load(args.spec)
-    ref = attncc.load(args.spec, backend="torch") if vs else None
+    mod = load(args.spec)
+    ref = load(args.spec, backend="torch") if vs else None
     doc = build_document(spec, args, target, dtype, vs, params, given_inputs, shapes, peak, peak_source)
     _say(f"attncc bench: {spec.name} ({args.spec}) on {target.name}, {dtype}; timing: {target.timing}")
     _say(f"peak: {'?' if peak is None else f'{peak:g} TFLOP/s'} ({peak_source})")

@@ -258,7 +258,7 @@ def _given_input(decl, given, shape: tuple, generator):
 def make_problem(spec, shape: Shape, params: dict, given_inputs: dict, dtype_name: str, device: str,
                  seed: int) -> Problem:
     """Random q, k, v (standard normal, `dtype_name`), a fixed output gradient, and the spec's
-    inputs: the given ones (--input), the rest from attncc.samples; all on `device`."""
+    inputs: the given ones (--input), the rest from attncc.checks.samples; all on `device`."""
     import torch
 
     from .. import ir

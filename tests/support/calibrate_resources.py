@@ -26,7 +26,7 @@ the same flags). Failures are recorded with their error text; `fits` says whethe
 memory fits one block of the target (227 KiB on sm_90, 163 KiB on sm_80).
 
 `--modules DIR` loads DIR/<spec>.py (modules generated beforehand, e.g. from a clean checkout with
-`attncc.compiler.compile_source`) instead of `attncc.load`, for when the templates are mid-edit;
+`attncc.driver.pipeline.compile_source`) instead of `attncc.load`, for when the templates are mid-edit;
 `--resume` skips the jobs already in the JSON-lines file; `--phases` picks sm90, sm80, linear and
 `unspecialized` (a few points compiled like compile_for_gpu.py, without the JIT's attributes).
 

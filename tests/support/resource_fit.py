@@ -1,4 +1,4 @@
-"""How tight attncc/schedule.py's resource estimates are against bench/calibration/resources.json.
+"""How tight attncc/runtime/schedule.py's resource estimates are against bench/calibration/resources.json.
 
     python tests/support/resource_fit.py [resources.json]
 
