@@ -18,7 +18,7 @@ from .._version import __version__
 from ..bench.measure import BenchUsageError
 from ..bench.command import add_bench_arguments, dtype_name, param_and_input_values, run_bench
 from ..checks.values import CheckValues, CheckValuesError, read_values_file, values_from_cli
-from ..driver.pipeline import BACKENDS, DEFAULT_BACKEND, compile_source
+from ..driver.pipeline import BACKENDS, DEFAULT_BACKEND, compile_spec, front_end
 from ..language.errors import SpecError
 from ..checks.generate import render_tests
 from ..runtime.schedule import write_atomic
@@ -63,15 +63,15 @@ def cmd_compile(args) -> int:
                           "add --tests")
     if args.tests is not None and args.output == "-":
         raise _UsageError("--tests needs the module in a file for the checks to import; give -o FILE.py")
+    if args.tuned and args.backend != "triton":
+        raise _UsageError("--tuned compiles tuned tile sizes into Triton kernels; drop it or use --backend triton")
+    spec = front_end(source, args.spec)
     tuned = None
     if args.tuned:
-        if args.backend != "triton":
-            raise _UsageError("--tuned compiles tuned tile sizes into Triton kernels; drop it or use --backend triton")
-        from ..driver.pipeline import front_end
         from .tune import tuned_for
 
-        tuned = tuned_for(front_end(source, args.spec).source_hash)
-    result = compile_source(source, args.spec, args.backend, tuned)
+        tuned = tuned_for(spec.source_hash)
+    result = compile_spec(spec, args.backend, tuned)
     _print_warnings(result, source, args.spec)
     if tuned is not None:
         print(f"compiled in {len(tuned)} tuned config(s) from the tuning cache" if tuned else
@@ -111,8 +111,6 @@ def cmd_tune(args) -> int:
     if args.show:
         spec_hash = None
         if args.spec:
-            from ..driver.pipeline import front_end
-
             spec_hash = front_end(_read(args.spec), args.spec).source_hash
         print(tuning.show_cache(spec_hash=spec_hash))
         return 0
@@ -121,7 +119,6 @@ def cmd_tune(args) -> int:
     if args.max_configs is not None and args.max_configs < 1:
         raise _UsageError(f"--max-configs must be at least 1; got {args.max_configs}")
     from ..bench.measure import choose_dtype, choose_target, parse_shape
-    from ..driver.pipeline import front_end
 
     source = _read(args.spec)
     spec = front_end(source, args.spec)

@@ -3,7 +3,8 @@
 Each stage runs once per spec, in the order of ARCHITECTURE.md: parse, elaborate (the front
 end), then the symbolic middle's analyses (simplify, the bounds proofs, derivatives, tile
 facts) collected into one frozen `SpecFacts`, then lowering and rendering, which only read it.
-`compile_source` is the one entry point the CLI, `attncc.load` and the tests use. It raises
+`compile_source` (text) and `compile_spec` (an elaborated spec) are the entry points the CLI,
+`attncc.load` and the tests use. It raises
 SpecError for a spec that cannot be compiled; warnings come back alongside the code.
 """
 
@@ -51,12 +52,20 @@ def analyse(spec: ir.Spec) -> SpecFacts:
     return SpecFacts(spec=spec, simple=simple, derivatives=derivatives, tiles=tiles, warnings=warnings)
 
 
-def compile_source(source: str, filename: str = "<spec>", backend: str = DEFAULT_BACKEND,
-                   tuned: Optional[Mapping[str, dict]] = None) -> CompileResult:
-    """Compile spec text to module source for `backend`; `tuned`: tile configs to compile in
-    (`attncc compile --tuned`, see attncc/commands/tune.py)."""
+def compile_spec(spec: ir.Spec, backend: str = DEFAULT_BACKEND,
+                 tuned: Optional[Mapping[str, dict]] = None) -> CompileResult:
+    """Analyse an elaborated spec and render its module for `backend`; `tuned`: tile configs to
+    compile in (`attncc compile --tuned`, see attncc/commands/tune.py)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    facts = analyse(front_end(source, filename))
-    return CompileResult(spec=facts.spec, code=render(facts, backend, tuned), warnings=facts.warnings,
+    facts = analyse(spec)
+    return CompileResult(spec=spec, code=render(facts, backend, tuned), warnings=facts.warnings,
                          backend=backend, facts=facts)
+
+
+def compile_source(source: str, filename: str = "<spec>", backend: str = DEFAULT_BACKEND,
+                   tuned: Optional[Mapping[str, dict]] = None) -> CompileResult:
+    """Compile spec text to module source for `backend`: the front end, then `compile_spec`."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    return compile_spec(front_end(source, filename), backend, tuned)
