@@ -87,6 +87,14 @@ GRADCHECK = {
     "none": "attention n\nscore = sigmoid(s - 1.5)\nnorm = none\n",
     "learnable bias": "attention r\nparam radius: int = 3\ninput rpb[H, 2 * radius + 1] learnable\n"
                       "mask = abs(i - j) <= radius\nscore = 2 * tanh(s / 2) + rpb[h, j - i + radius]\n",
+    # One gradient slot per program: summed by rows in the dQ kernel (softmax renormalized, sum,
+    # a softmax with a sink, and beside a per-pair read).
+    "per-head, by rows": "attention t\ninput alpha[H] learnable\nmask = j <= i\nscore = s * (1 + alpha[h] * log(1 + i))\n",
+    "per-head, sum, by rows": "attention us\ninput a[H] learnable\nmask = j <= i + 1\nscore = softplus(s * a[h])\nnorm = sum\n",
+    "per-head and a sink, by rows": "attention ts\ninput alpha[H] learnable\ninput sinks[H] learnable\nmask = j <= i\n"
+                                    "score = s - alpha[h] * (i - j)\nnorm = softmax(sink = sinks[h])\n",
+    "per-head and per-pair": "attention rp\nparam radius: int = 3\ninput rpb[H, 2 * radius + 1] learnable\n"
+                             "input t[H] learnable\nmask = abs(i - j) <= radius\nscore = s * t[h] + rpb[h, j - i + radius]\n",
 }
 
 
@@ -187,6 +195,23 @@ def test_deterministic_gradients_match_atomics_and_repeat_bit_for_bit():
 
     first, second, atomic = grad(True), grad(True), grad(False)
     assert spec.learnable_inputs and torch.equal(first, second)
+    torch.testing.assert_close(first, atomic, atol=1e-5, rtol=1e-5)
+
+
+def test_deterministic_row_sums_match_atomics_and_repeat_bit_for_bit():
+    """A per-head read (one gradient slot per program) keeps one record per row."""
+    path = str(next(p for p in SOFTMAX_FAMILY if p.stem == "temperature"))
+    mod = module(path, "triton")
+    q, k, v = (torch.randn(1, 2, 45, 16) for _ in range(3))
+    alpha = torch.randn(2) * 0.1
+
+    def grad(deterministic):
+        table = alpha.clone().requires_grad_()
+        mod.attention(q, k, v, alpha=table, deterministic=deterministic).sum().backward()
+        return table.grad
+
+    first, second, atomic = grad(True), grad(True), grad(False)
+    assert torch.equal(first, second) and bool(first.abs().min() > 0)
     torch.testing.assert_close(first, atomic, atol=1e-5, rtol=1e-5)
 
 

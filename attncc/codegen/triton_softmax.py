@@ -114,6 +114,12 @@ def softmax_context(analysed: SpecFacts) -> dict:
 
     spec_args, runtime_scalars = spec_arguments(spec)
     score_grads = reads_of("score", 0)
+    # A read with one gradient slot per program is summed by rows with delta from the key loop
+    # (backward.py.jinja's dQ kernel); under norm = none there is no delta, and per-pair reads
+    # keep their per-pair sums.
+    for r in score_grads:
+        r["by_rows"] = not r["pairwise"] and simple.norm.kind in ("softmax", "sum")
+    row_grads = [r for r in score_grads if r["by_rows"]]
     sink_grads = reads_of("sink", len(score_grads))
     # Learnable inputs the spec never reads get no gradient (None), as under torch autograd.
     read = {r["input"] for r in score_grads + sink_grads}
@@ -143,6 +149,10 @@ def softmax_context(analysed: SpecFacts) -> dict:
         "score_grad_args": argument_lines(grad_args + record_args(score_grads)) if score_grads else "",
         "sink_grad_args": argument_lines(grad_args + record_args(sink_grads)) if sink_grads else "",
         "score_grads": score_grads,
+        "row_grads": row_grads,
+        "dq_reads_dlse": bool(row_grads) and simple.norm.kind == "softmax",
+        # Without a sink a softmax row's weights sum to 1, so they can be divided by their sum.
+        "rows_renormalize": bool(row_grads) and simple.norm.kind == "softmax" and simple.norm.sink is None,
         "sink_grads": sink_grads,
         "input_names": tuple(x.name for x in spec.inputs),
         "learnable_names": tuple(x.name for x in learnable_read),
