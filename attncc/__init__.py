@@ -14,7 +14,8 @@ to an earlier one (docs/architecture.md; tests/test_layering.py holds it):
     driver/    the pipeline run once per spec (its frozen result), attncc.load and its cache
     checks/    the generated gradient checks (`attncc check`, `compile --tests`)
     bench/     benchmarks against SDPA and FlexAttention (`attncc bench`)
-    commands/  the command line: compile, show, check, tune, bench
+    inspect/   the kernels compiled for a GPU without one, and read (`attncc inspect`)
+    commands/  the command line: compile, show, check, tune, bench, inspect
 """
 
 from ._version import __version__

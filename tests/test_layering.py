@@ -16,7 +16,7 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "attncc"
 
-# The floors, lowest first: commands -> bench -> checks -> driver -> codegen -> symbolic ->
+# The floors, lowest first: commands -> inspect -> bench -> checks -> driver -> codegen -> symbolic ->
 # language -> ir, with runtime (copied into generated modules: standard library only) and the
 # package's small top-level modules at the bottom. The package root (attncc/__init__.py, the
 # public API) and __main__ stand above everything.
@@ -29,8 +29,9 @@ FLOORS = {
     "driver": 5,
     "checks": 6,
     "bench": 7,
-    "commands": 8,
-    "__init__": 9, "__main__": 10,
+    "inspect": 8,
+    "commands": 9,
+    "__init__": 10, "__main__": 11,
 }
 TOP_LEVEL_MODULES = {"__init__", "__main__", "_version", "resources"}
 MAX_LINES = 500

@@ -19,6 +19,7 @@ from ..bench.measure import BenchUsageError
 from ..bench.command import add_bench_arguments, dtype_name, param_and_input_values, run_bench
 from ..checks.values import CheckValues, CheckValuesError, read_values_file, values_from_cli
 from ..driver.pipeline import BACKENDS, DEFAULT_BACKEND, compile_spec, front_end
+from ..inspect.command import InspectUsageError, add_inspect_arguments, run_inspect
 from ..language.errors import SpecError
 from ..checks.generate import render_tests
 from ..runtime.schedule import write_atomic
@@ -205,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_arguments(p)
     p.set_defaults(run=run_bench)
 
+    p = sub.add_parser("inspect", help="compile a spec's kernels for a GPU without one; report registers, spills, "
+                                        "shared memory, MMA, loads and loop sizes (docs/inspect.md)")
+    add_inspect_arguments(p)
+    p.set_defaults(run=run_inspect)
+
     p = sub.add_parser("show", help="print the spec as the compiler understands it, and its mask")
     p.add_argument("spec", help="the .attn file")
     p.add_argument("-N", type=int, default=32, help="query length of the mask picture (default 32)")
@@ -229,7 +235,7 @@ def main(argv=None) -> int:
     except SpecError as exc:
         print(exc.render(), file=sys.stderr)
         return 1
-    except (_UsageError, CheckValuesError, BenchUsageError) as exc:
+    except (_UsageError, CheckValuesError, BenchUsageError, InspectUsageError) as exc:
         print(f"attncc: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

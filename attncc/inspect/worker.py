@@ -1,0 +1,80 @@
+"""The process behind `attncc inspect`: TRITON_INTERPRET=0, one job as JSON on stdin, the
+report as JSON on stdout (attncc.inspect.command starts it; Triton's mode is chosen once per
+process, when it is first imported, so the command's own process cannot compile for a GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+
+SCHEMA = "attncc-inspect/1"
+
+
+def _tile_of(constants: dict) -> dict:
+    return {key.lower(): constants[key] for key in ("BLOCK_M", "BLOCK_N", "CHUNK") if key in constants}
+
+
+def _elements_per_thread(tile: dict, warps: int):
+    """Score elements of one tile per thread (softmax family), None for the linear kernels."""
+    if "block_m" in tile and "block_n" in tile:
+        return tile["block_m"] * tile["block_n"] / (32 * warps)
+    return None
+
+
+def inspect_job(job: dict) -> dict:
+    """Compile every kernel of the job's spec and read it (see attncc.inspect)."""
+    import torch
+    import triton
+
+    from ..checks.samples import sample_inputs, sample_params
+    from ..driver.loader import load
+    from ..driver.pipeline import front_end
+    from .gpu import compile_launch
+    from .record import record_passes
+    from .sass import read_cubin
+
+    spec = front_end(job["source"], job["filename"])
+    module = load(job["source"], backend="triton")
+    sizes, capability = job["sizes"], job["capability"]
+    params = sample_params(spec, job["params"])
+    inputs = sample_inputs(spec, sizes, params, seed=0)
+    dtype = getattr(torch, job["dtype"])
+    launches = record_passes(module, spec, dtype, sizes, params, inputs, capability, job.get("kernel_options"),
+                             job.get("backward", True))
+    kernels = []
+    for launch in launches:
+        compiled = compile_launch(launch, capability)
+        report = read_cubin(compiled.cubin)
+        tile = _tile_of(launch.constants)
+        per_thread = _elements_per_thread(tile, compiled.num_warps)
+        main = [loop for loop in report.loops if loop.mma] or list(report.loops)
+        kernels.append({
+            "kernel": launch.kernel.fn.__name__, "pass": launch.pass_name, "tile": tile,
+            "warps": compiled.num_warps, "stages": compiled.num_stages, "registers": report.registers,
+            "spill_instructions": report.spill_instructions, "local_bytes": report.local,
+            "shared_bytes": compiled.shared, "mma": report.mma_kind, "loads": report.loads,
+            "instructions": report.instructions, "elements_per_thread": per_thread,
+            "loops": [dict(dataclasses.asdict(loop), main=loop in main,
+                           per_element=None if per_thread is None else round(loop.instructions / per_thread, 2))
+                      for loop in report.loops],
+            "compile_seconds": compiled.seconds,
+        })
+    return {"schema": SCHEMA, "spec": spec.name, "filename": job["filename"], "arch": f"sm{capability}",
+            "dtype": job["dtype"], "sizes": sizes, "params": params, "kernel_options": job.get("kernel_options"),
+            "triton": triton.__version__, "kernels": kernels}
+
+
+def main() -> int:
+    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+        print("attncc inspect's worker needs TRITON_INTERPRET=0", file=sys.stderr)
+        return 2
+    job = json.load(sys.stdin)
+    json.dump(inspect_job(job), sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
