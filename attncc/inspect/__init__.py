@@ -7,5 +7,5 @@ then ptxas, shipped in Triton's wheel); `sass` reads the cubin (registers, spill
 the MMA instructions, how global loads are done, the loops and their instruction counts);
 `worker` is the process that does it (TRITON_INTERPRET=0); `command` is the command line.
 
-Imports: `driver`, `checks` (samples), `language`, `ir`, `runtime`, `resources`.
+Imports: `bench` (dtype names), `checks` (samples, values), `driver` and the floors below it.
 """
