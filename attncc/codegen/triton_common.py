@@ -44,7 +44,7 @@ def spec_arguments(spec: ir.Spec) -> tuple[list[str], list[str]]:
     """(the kernels' spec parameters: params, then each input with its strides and sizes; the
     runtime scalars among them and the sizes, which must not be specialized on)."""
     spec_args = [f"P_{p.name}" for p in spec.params]
-    runtime_scalars = ["B", "H", "HKV", "N", "M", "D", "DV"] + list(spec_args)
+    runtime_scalars = ["B", "H", "HKV", "N", "M"] + list(spec_args)
     for x in spec.inputs:
         dims = [f"X_{x.name}_d{k}" for k in range(len(x.dims))]
         spec_args += [f"X_{x.name}"] + [f"X_{x.name}_s{k}" for k in range(len(x.dims))] + dims

@@ -78,9 +78,6 @@ def run_worker(job: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="attncc-inspect-cache-") as cache:
         # A fresh Triton cache, so that the compile times are compiles, not cache hits.
         env = {**os.environ, "TRITON_INTERPRET": "0", "TRITON_CACHE_DIR": cache}
-        # Triton 3.9 warns that FP fusion's default changes in 3.10; attncc's kernels are
-        # compiled with fusion on (what 3.6, the GPU image's version, does).
-        env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
         result = subprocess.run([sys.executable, "-m", "attncc.inspect.worker"], input=json.dumps(job),
                                 capture_output=True, text=True, env=env)
     if result.returncode != 0:

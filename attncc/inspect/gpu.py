@@ -37,8 +37,10 @@ def compile_launch(launch: Launch, capability: int) -> Compiled:
     bound, specialization, options = binder(*launch.args, **launch.constants)
     options, signature, constexprs, attrs = kernel._pack_args(backend, launch.constants, bound, specialization, options)
     start = time.perf_counter()
-    compiled = triton.compile(ASTSource(kernel, signature, constexprs, attrs), target=target,
-                              options={"num_warps": options.num_warps, "num_stages": options.num_stages})
+    chosen = {"num_warps": options.num_warps, "num_stages": options.num_stages}
+    if "enable_fp_fusion" in launch.constants:
+        chosen["enable_fp_fusion"] = launch.constants["enable_fp_fusion"]
+    compiled = triton.compile(ASTSource(kernel, signature, constexprs, attrs), target=target, options=chosen)
     seconds = time.perf_counter() - start
     return Compiled(cubin=compiled.asm["cubin"], shared=int(compiled.metadata.shared),
                     num_warps=options.num_warps, num_stages=options.num_stages, seconds=round(seconds, 2))

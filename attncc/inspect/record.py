@@ -2,7 +2,7 @@
 
 Before: a module from `attncc.load(..., backend="triton")` in a process where Triton compiles
 for a GPU (TRITON_INTERPRET=0; no GPU needed). After: each launch as (kernel, grid, arguments,
-constants), from zero-filled CPU tensors, with the tile configs the module's schedule picks on
+constants and the module's compile options), from zero-filled CPU tensors, with the tile configs the module's schedule picks on
 the named GPU (or the caller's `kernel_options`); nothing runs, so the outputs are garbage.
 """
 
@@ -34,7 +34,7 @@ def record_passes(module, spec, dtype: torch.dtype, sizes: Mapping[str, int], pa
     module._check_device = lambda q: None
     module._device_of = lambda q: (DEVICE_NAMES[capability], module.ARCHITECTURES[capability])
     module._launch = lambda kernel, grid, args, constants: launches.append(
-        Launch(kernel, tuple(grid), tuple(args), dict(constants), current[0]))
+        Launch(kernel, tuple(grid), tuple(args), {**constants, **module._COMPILE_OPTIONS}, current[0]))
     B, H, HKV, N, M, D, DV = (sizes[x] for x in ("B", "H", "HKV", "N", "M", "D", "DV"))
     q = torch.zeros(B, H, N, D, dtype=dtype, requires_grad=backward)
     k = torch.zeros(B, HKV, M, D, dtype=dtype, requires_grad=backward)

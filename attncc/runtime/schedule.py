@@ -4,7 +4,7 @@ This file is standard-library Python only, because `attncc compile` copies it ve
 every generated Triton module: a module picks its tiles, prunes what cannot fit and reads and
 writes the tuning cache with torch and triton alone, by exactly the rules `attncc tune` uses.
 Names that do not start with '_' become module-level names of every generated module, so
-attncc/check.py refuses them as spec names.
+attncc/language/elaborate.py refuses them as spec names.
 
 A config is a dict of tile names to ints: block_m, block_n, warps, stages (softmax family) or
 chunk, warps (linear attention). Each of a spec's two kernels ("forward", "backward") has its
@@ -314,7 +314,7 @@ def store_entries(path, new_entries):
 def write_atomic(path, text):
     """Write `text` to `path` through a temporary file in the same folder and a rename: a reader
     sees the old file or the whole new one, never a part. (attncc's own files are written with
-    it too, through attncc/writing.py.)"""
+    it too.)"""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
