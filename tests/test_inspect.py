@@ -95,3 +95,18 @@ def test_the_table_names_each_kernel(capsys):
 def test_usage_errors_name_the_option(capsys, argv, message):
     assert main(["inspect", CAUSAL, *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_schedules_shared_memory_estimates_cover_pipelined_kernels(capsys):
+    """The causal kernels' tile loops have no may-test, so Triton multi-buffers their loads: the
+    estimate (runtime/schedule.py) must still never be under what sm_90 compiles."""
+    from attncc.runtime import schedule
+
+    parts = {"_fwd_kernel": "fwd", "_bwd_kv_kernel": "bwd_kv", "_bwd_q_kernel": "bwd_q"}
+    for D, tile in ((64, "block_m=128,block_n=64,warps=8,stages=3"), (128, "block_m=64,block_n=32,warps=4,stages=3")):
+        doc = _inspect(capsys, "-D", str(D), "--tile", tile)
+        for k in doc["kernels"]:
+            if k["kernel"] in parts:
+                config = dict(k["tile"], warps=k["warps"], stages=k["stages"])
+                estimate = schedule.part_shared(parts[k["kernel"]], config, (D, D, 2))
+                assert k["stages"] == 3 and estimate >= k["shared_bytes"], (D, k["kernel"], estimate, k["shared_bytes"])

@@ -16,6 +16,7 @@ from attncc.driver.pipeline import front_end
 from attncc.ir.constfold import evaluate
 from attncc.checks.samples import sample_inputs, sample_params
 from attncc.symbolic.tile_counts import classify_tiles, reader, tile_counts, visited_tiles
+from attncc.language.formatting import format_expr
 from attncc.symbolic.tiles import I_HI, I_LO, J_HI, J_LO, analyse_tiles
 from conftest import EXAMPLES
 
@@ -61,11 +62,24 @@ def check(source: str, N: int, M: int, block_m: int, block_n: int, params=None, 
             env.update(i_lo=i0, i_hi=min(i0 + block_m, N) - 1)
             allowed = mask[b, h, i0:i0 + block_m].any(dim=0).nonzero().flatten().tolist()
             _inside(facts.key_ranges, env, allowed, f"keys of b={b} h={h} i0={i0}")
+            _implied(facts, facts.key_ranges, facts.key_ranges_imply_may, env, "j", block_n, M, f"b={b} h={h} i0={i0}")
         for j0 in range(0, M, block_n):
             env.update(j_lo=j0, j_hi=min(j0 + block_n, M) - 1)
             allowed = mask[b, h, :, j0:j0 + block_n].any(dim=1).nonzero().flatten().tolist()
             _inside(facts.query_ranges, env, allowed, f"queries of b={b} h={h} j0={j0}")
+            _implied(facts, facts.query_ranges, facts.query_ranges_imply_may, env, "i", block_m, N, f"b={b} h={h} j0={j0}")
     return tile_counts(facts, sizes, params, inputs, block_m, block_n)
+
+
+def _implied(facts, ranges, implied, env, var, block, limit, where):
+    """Every tile a range's loop visits passes the may-test where the range claims it does."""
+    for (lo, hi), proved in zip(ranges or (), implied):
+        if not proved:
+            continue
+        for t in visited_tiles(((lo, hi),), env, block, limit):
+            tile = {f"{var}_lo": t * block, f"{var}_hi": min(t * block + block, limit) - 1}
+            assert evaluate(facts.may_be_true, {**env, **tile}), \
+                f"{where}: range [{format_expr(lo)}, {format_expr(hi)}) visits tile {tile}, which fails the may-test"
 
 
 def _inside(ranges, env, allowed, where):
@@ -192,6 +206,45 @@ def test_hand_written_masks_are_sound(name):
             check(source, N, M, bm, bn, {}, seed=seed)
 
 
+# The ranges whose tiles need no may-test (tile_proofs.py): the kernels drop the `if` there.
+PROVED = {"causal": ((True,), (True,)), "sliding_window": ((True,), (True,)), "alibi": ((True,), (True,)),
+          "softcap": ((True,), (True,)), "prefix_lm": ((True, True), (True, False)),
+          "streaming_sink": ((True, True), (False, True)), "rpb1d": ((False,), (False,)),
+          "document_causal": ((False,), (False,)), "natten2d": ((False,), ())}
+
+
+@pytest.mark.parametrize("name", sorted(PROVED))
+def test_loop_ranges_that_imply_the_may_test(name):
+    facts = _facts(front_end((EXAMPLES[0].parent / f"{name}.attn").read_text()))
+    assert (facts.key_ranges_imply_may, facts.query_ranges_imply_may) == PROVED[name]
+
+
+def test_the_range_prover_proves_only_what_follows():
+    from attncc.symbolic.intervals import I_HI, J_LO, make_const, make_op
+    from attncc.symbolic.tile_proofs import loop_facts, proves
+
+    M = ir.Var("M", "int", "size")
+    facts = loop_facts("j", make_const(0), make_op("min", make_op("add", I_HI, make_const(1)), M))
+    assert proves(make_op("le", J_LO, I_HI), facts)
+    assert not proves(make_op("lt", J_LO, I_HI), facts)  # the diagonal tile has j_lo == i_hi
+    assert not proves(make_op("ne", J_LO, I_HI), facts)  # not an affine comparison: never proved
+    assert proves(make_op("or", make_op("lt", J_LO, I_HI), make_op("le", J_LO, I_HI)), facts)
+
+
 def test_visited_tiles_of_no_ranges_is_everything():
     assert visited_tiles(None, {}, 16, 40) == {0, 1, 2}
     assert visited_tiles(((ir.Const(3, "int"), ir.Const(17, "int")),), {}, 16, 40) == {0, 1}
+
+
+def test_the_provers_block_size_is_not_a_specs_block_param():
+    """A spec may name a param `block` (halo2d does): it must stay another unknown, and simplify
+    must map its symbol back to the param, not to the loop's block size."""
+    from attncc.symbolic.simplify import from_sympy, to_sympy
+    from attncc.symbolic.tile_proofs import BLOCK
+
+    param = ir.Var("block", "int", "param")
+    assert to_sympy(BLOCK) != to_sympy(param)
+    assert from_sympy(to_sympy(param)) == param
+    source = "attention b\nparam block: int = 4\nmask = j <= i and i - j < block\n"
+    for params in ({"block": 4}, {"block": 0}, {"block": -3}):
+        check(source, 33, 33, 8, 8, params)

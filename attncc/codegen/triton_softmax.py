@@ -144,6 +144,9 @@ def softmax_context(analysed: SpecFacts) -> dict:
         "partial_code": _partial(pool["must"], printer),
         "key_ranges": _ranges(ranges_of("key", facts.key_ranges), "M", printer),
         "query_ranges": _ranges(ranges_of("query", facts.query_ranges), "N", printer),
+        # Per loop range: whether its tiles are proved to pass the may-test (no `if` there).
+        "key_ranges_implied": list(facts.key_ranges_imply_may) or [False],
+        "query_ranges_implied": list(facts.query_ranges_imply_may) or [False],
         "runtime_scalars": runtime_scalars,
         "kernel_extra_args": argument_lines(spec_args),
         "score_grad_args": argument_lines(grad_args + record_args(score_grads)) if score_grads else "",

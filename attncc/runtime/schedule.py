@@ -96,9 +96,12 @@ PARTS = {("softmax", "forward"): ("fwd",), ("softmax", "backward"): ("bwd_pre", 
 def part_shared(part, config, dims, taylor2=False):
     """Shared memory in bytes of one kernel: a formula fitted to what Triton compiles for sm_80
     and sm_90 (bench/calibration/resources.json: 418 configs, and 100 more for sm_100 and
-    sm_120; never under any of them). The tiles a kernel loads (q/dO rows, k/v columns) count
-    once: the softmax kernels' loads are not multi-buffered (num_stages leaves their shared
-    memory unchanged); a score tile in fp32 goes through shared memory for layout conversions."""
+    sm_120; never under any of them), and at least what a software-pipelined loop needs: a
+    softmax kernel whose tile loop has no may-test (a closed-form range proved to imply it)
+    keeps `stages` copies of the tiles it loads per iteration (k, v in the forward and dQ
+    kernels; q, dO and two row statistics in dK/dV; checked against `attncc inspect` for
+    sm_90, tests/test_inspect.py). A score tile in fp32 goes through shared memory for layout
+    conversions."""
     bd, bdv, e = dims
     acc = max(4, e)
     if part.startswith("lin_"):
@@ -112,15 +115,18 @@ def part_shared(part, config, dims, taylor2=False):
     if part == "bwd_pre":
         return 8 * bm
     q, do, k, v, score = e * bm * bd, e * bm * bdv, e * bn * bd, e * bn * bdv, acc * bm * bn
+    stages = config.get("stages", 1)
     if part == "fwd":
-        return q + v + max(k, score) + 4 * bm
+        return max(q + v + max(k, score) + 4 * bm, q + stages * (k + v) + 4 * bm)
     if part == "bwd_kv":
+        pipelined = k + v + stages * (q + do + 8 * bm)
         if e >= 4:
-            return q + do + k + v + 2 * score
-        return q + do + k + v + (max(k + v, 4096) if bn <= 32 else max(4096, 4 * bm, q // 2))
+            return max(q + do + k + v + 2 * score, pipelined)
+        return max(q + do + k + v + (max(k + v, 4096) if bn <= 32 else max(4096, 4 * bm, q // 2)), pipelined)
+    pipelined = q + do + stages * (k + v)
     if e >= 4:  # bwd_q
-        return q + do + k + max(v, score)
-    return q + do + k + v + score
+        return max(q + do + k + max(v, score), pipelined)
+    return max(q + do + k + v + score, pipelined)
 
 
 def part_live_registers(part, config, dims, taylor2=False):

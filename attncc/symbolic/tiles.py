@@ -31,6 +31,7 @@ from typing import Optional
 
 from .. import ir
 from .intervals import I_HI, I_LO, J_HI, J_LO, NEGATE, SWAP, Intervals, fold_ops, is_fixed, make_const, make_op
+from .tile_proofs import ranges_imply_may
 from ..ir import BOOL, INT
 
 __all__ = ["I_LO", "I_HI", "J_LO", "J_HI", "TileFacts", "analyse_tiles"]
@@ -44,6 +45,10 @@ class TileFacts:
     must_be_true: ir.Expr
     key_ranges: Optional[tuple[tuple[ir.Expr, ir.Expr], ...]]
     query_ranges: Optional[tuple[tuple[ir.Expr, ir.Expr], ...]]
+    # Per range: whether every tile its loop visits is proved to satisfy may_be_true
+    # (tile_proofs.py), so that the kernels test nothing there.
+    key_ranges_imply_may: tuple[bool, ...] = ()
+    query_ranges_imply_may: tuple[bool, ...] = ()
 
 
 # ---------------------------------------------------------------- closed-form ranges
@@ -198,7 +203,7 @@ def analyse_tiles(spec: ir.Spec) -> TileFacts:
         ok = fold_ops("and", [make_op("gt", d, make_const(0)) for d in iv.divisors])
         may, must = make_op("or", make_op("not", ok), may), make_op("and", ok, must)
         keys, queries = _guarded(keys, ok, ir.Var("M", INT, "size")), _guarded(queries, ok, ir.Var("N", INT, "size"))
-    return TileFacts(may, must, keys, queries)
+    return TileFacts(may, must, keys, queries, ranges_imply_may(may, keys, "j"), ranges_imply_may(may, queries, "i"))
 
 
 def _guarded(ranges, ok: ir.Expr, limit: ir.Expr):
