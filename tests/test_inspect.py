@@ -91,6 +91,7 @@ def test_the_table_names_each_kernel(capsys):
     (["--shape", "1,2"], "--shape takes 3 to 5 positive integers"),
     (["--shape", "1,3,64,64,2"], "must be a multiple of HKV=2"),
     (["--param", "nope=1"], "nope"),
+    (["--tile", "block_m=128,block_n=128,warps=8,stages=4", "-D", "256"], "kernel_options for the forward kernel"),
 ])
 def test_usage_errors_name_the_option(capsys, argv, message):
     assert main(["inspect", CAUSAL, *argv]) == 2

@@ -14,6 +14,7 @@ from ..bench.command import dtype_name
 from ..checks.samples import sample_params
 from ..checks.values import CheckValuesError, resolve, values_from_cli
 from ..driver.pipeline import front_end
+from .worker import SCHEDULE_ERROR
 
 ARCHES = {"sm80": 80, "sm90": 90, "sm100": 100}
 TILE_NAMES = ("block_m", "block_n", "warps", "stages", "chunk")
@@ -80,8 +81,10 @@ def run_worker(job: dict) -> dict:
         env = {**os.environ, "TRITON_INTERPRET": "0", "TRITON_CACHE_DIR": cache}
         result = subprocess.run([sys.executable, "-m", "attncc.inspect.worker"], input=json.dumps(job),
                                 capture_output=True, text=True, env=env)
+    if result.returncode == SCHEDULE_ERROR:
+        raise InspectUsageError(result.stderr.strip().splitlines()[-1])
     if result.returncode != 0:
-        raise RuntimeError(f"attncc inspect: compiling for {job['capability']} failed:\n{result.stderr.strip()}")
+        raise RuntimeError(f"attncc inspect: compiling for sm{job['capability']} failed:\n{result.stderr.strip()}")
     return json.loads(result.stdout)
 
 

@@ -11,6 +11,7 @@ import os
 import sys
 
 SCHEMA = "attncc-inspect/1"
+SCHEDULE_ERROR = 3  # exit status: the schedule refused the tile config (its message on stderr)
 
 
 def _tile_of(constants: dict) -> dict:
@@ -72,7 +73,14 @@ def main() -> int:
         print("attncc inspect's worker needs TRITON_INTERPRET=0", file=sys.stderr)
         return 2
     job = json.load(sys.stdin)
-    json.dump(inspect_job(job), sys.stdout)
+    try:
+        doc = inspect_job(job)
+    except Exception as exc:
+        if type(exc).__name__ != "ScheduleError":  # the generated module's: configs that do not fit
+            raise
+        print(str(exc), file=sys.stderr)
+        return SCHEDULE_ERROR
+    json.dump(doc, sys.stdout)
     return 0
 
 
