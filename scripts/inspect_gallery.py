@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from attncc.inspect.command import run_worker  # noqa: E402
+from attncc.inspect.command import InspectUsageError, run_worker  # noqa: E402
 from attncc.checks.samples import sample_params  # noqa: E402
 from attncc.driver.pipeline import front_end  # noqa: E402
 
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
                    "params": sample_params(spec), "kernel_options": None, "backward": True}
             try:
                 doc = run_worker(job)
-            except RuntimeError as exc:
+            except (InspectUsageError, RuntimeError) as exc:  # a config that does not fit, a failed compile
                 failed += 1
                 print(f"FAIL {name} D={D}: {str(exc).splitlines()[-1]}", flush=True)
                 rows.append({"spec": name, "dtype": args.dtype, "D": D, "error": str(exc)[-2000:]})
