@@ -63,6 +63,10 @@ TARGETS = {
     ("linear", "forward"): {"chunk": 64, "warps": 4},
     ("linear", "backward"): {"chunk": 64, "warps": 4},
 }
+# From this (padded) head dim the backward targets 1 stage: its pipelined q/dO loads cost the
+# dK/dV kernel the registers it has left (attncc inspect, sm_90, bf16, D = 128, 64x32, 4 warps:
+# 255 registers and 24 spill instructions at 2 stages, 224 and none at 1).
+WIDE_HEAD_DIM = 128
 # Under Triton's interpreter nothing has to fit, and small tiles cost little and exercise the
 # tile and chunk boundaries.
 INTERPRETER_CONFIG = {"softmax": {"block_m": 32, "block_n": 32, "warps": 4, "stages": 2},
@@ -208,6 +212,8 @@ def heuristic(family, kernel, fixed, dims, arch, taylor2=False):
     if arch is None:
         return {n: (fixed[n][0] if fixed.get(n) else v) for n, v in INTERPRETER_CONFIG[family].items()}
     target = TARGETS[(family, kernel)]
+    if (family, kernel) == ("softmax", "backward") and dims[0] >= WIDE_HEAD_DIM:
+        target = dict(target, stages=1)
     kept = pruned_space(family, kernel, fixed, dims, arch, taylor2)
     return min(kept, key=lambda c: sum(abs(math.log2(c[n] / target[n])) for n in c))
 
