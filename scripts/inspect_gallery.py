@@ -75,13 +75,20 @@ def main(argv=None) -> int:
             print(f"ok   {name} D={D}: " + "; ".join(
                 f"{k['kernel']} {k['registers']} regs {k['mma']} {k['main_loop_per_element']}"
                 for k in rows[-1]["kernels"]), flush=True)
-    summary = {"schema": "attncc-inspect-summary/1", "arch": "sm90",
-               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "runs": rows}
+    # The summary covers every report in OUT (this run's and earlier runs'), and the configs
+    # that did not fit, from this run or, when not rerun, from the previous summary.
     previous = out / "summary_sm90.json"
-    if previous.exists() and args.specs:  # a partial run keeps the other specs' rows
-        kept = [r for r in json.loads(previous.read_text())["runs"]
-                if (r["spec"], r["D"], r["dtype"]) not in {(x["spec"], x["D"], x["dtype"]) for x in rows}]
-        summary["runs"] = sorted(kept + rows, key=lambda r: (r["spec"], r["D"]))
+    errors = {(r["spec"], r["D"], r["dtype"]): r for r in rows if "error" in r}
+    if previous.exists():
+        for r in json.loads(previous.read_text())["runs"]:
+            key = (r["spec"], r["D"], r["dtype"])
+            if "error" in r and key not in errors and not any(x["spec"] == r["spec"] and x["D"] == r["D"] for x in rows):
+                errors[key] = r
+    reports = [summary_row(json.loads(path.read_text())) for path in sorted(out.glob("*_sm90.json"))
+               if path.name != previous.name]
+    summary = {"schema": "attncc-inspect-summary/1", "arch": "sm90",
+               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "runs": sorted(reports + list(errors.values()), key=lambda r: (r["spec"], r["D"]))}
     previous.write_text(json.dumps(summary, indent=1) + "\n")
     return 1 if failed else 0
 
