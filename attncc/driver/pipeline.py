@@ -66,6 +66,4 @@ def compile_spec(spec: ir.Spec, backend: str = DEFAULT_BACKEND,
 def compile_source(source: str, filename: str = "<spec>", backend: str = DEFAULT_BACKEND,
                    tuned: Optional[Mapping[str, dict]] = None) -> CompileResult:
     """Compile spec text to module source for `backend`: the front end, then `compile_spec`."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     return compile_spec(front_end(source, filename), backend, tuned)
