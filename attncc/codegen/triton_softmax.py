@@ -13,7 +13,7 @@ from __future__ import annotations
 from .. import ir
 from ..language.formatting import format_expr
 from ..symbolic.facts import SpecFacts
-from .hoist import share
+from .hoist import invariant_factors, share
 from .triton_common import argument_lines, gradient_read, spec_arguments
 from .triton_printer import TritonPrinter
 
@@ -71,33 +71,46 @@ def softmax_context(analysed: SpecFacts) -> dict:
     docstring); linear attention is lowered by triton_linear."""
     spec, simple, derivatives, facts = analysed.spec, analysed.simple, analysed.derivatives, analysed.tiles
     printer = TritonPrinter()
+    program = {"b", "h"} | set(ir.SIZE_SYMBOLS) | {p.name for p in spec.params}
+    # Under norm = softmax the kernels work in base 2 (symbolic/base2.py): s and the score are
+    # log2(e) times the spec's, and the derivatives read them so.
+    forms = analysed.base2
+    # d score/ds in terms of the score the kernel already holds where a rewrite exists (softcap:
+    # 1 - score^2 / cap^2, no second tanh), else in terms of s.
+    dscore_ds = forms.dscore_ds if forms else derivatives.dscore_ds_from_score or derivatives.dscore_ds
+    score = forms.score if forms else simple.score
+    sink = forms.sink if forms else simple.norm.sink
+    dscore_dloads = forms.dscore_dloads if forms else derivatives.dscore_dloads
+    dsink_dloads = forms.dsink_dloads if forms else derivatives.dsink_dloads
+
+    def per_element(expr: ir.Expr) -> ir.Expr:
+        return invariant_factors(expr, program)
 
     # Everything printed into the kernels, so that invariants are hoisted from all of it at once.
     pool = _Pool()
     pool.add("mask", simple.mask)
-    pool.add("score", simple.score)
-    # d score/ds in terms of the score the kernel already holds where a rewrite exists (softcap:
-    # 1 - score^2 / cap^2, no second tanh), else in terms of s.
-    dscore_ds = derivatives.dscore_ds_from_score or derivatives.dscore_ds
-    pool.add("dscore_ds", dscore_ds)
-    if simple.norm.sink is not None:
-        pool.add("sink", simple.norm.sink)
+    pool.add("score", per_element(score))
+    pool.add("dscore_ds", per_element(dscore_ds))
+    if sink is not None:
+        pool.add("sink", per_element(sink))
     pool.add("may", facts.may_be_true)
     pool.add("must", facts.must_be_true)
-    for side, ranges in (("key", facts.key_ranges), ("query", facts.query_ranges)):
+    for side, ranges, full in (("key", facts.key_ranges, facts.key_full), ("query", facts.query_ranges, facts.query_full)):
         for k, (lo, hi) in enumerate(ranges or ()):
             pool.add((side, k, "lo"), lo)
             pool.add((side, k, "hi"), hi)
+            if k < len(full) and full[k] is not None:
+                pool.add((side, k, "full_lo"), full[k][0])
+                pool.add((side, k, "full_hi"), full[k][1])
     learnable = {x.name for x in spec.learnable_inputs}
     reads = {}  # "score" / "sink" -> [(input name, number of indices)] of the learnable reads
-    for where, pairs in (("score", derivatives.dscore_dloads), ("sink", derivatives.dsink_dloads)):
+    for where, pairs in (("score", dscore_dloads), ("sink", dsink_dloads)):
         reads[where] = []
         for k, (load, derivative) in enumerate(p for p in pairs if p[0].input in learnable):
             reads[where].append((load.input, len(load.indices)))
-            pool.add((where, k, "d"), derivative)
+            pool.add((where, k, "d"), per_element(derivative))
             for n, index in enumerate(load.indices):
                 pool.add((where, k, n), index)
-    program = {"b", "h"} | set(ir.SIZE_SYMBOLS) | {p.name for p in spec.params}
     invariants = pool.rewrite(program, "inv", 1)
     bound = program | {name for name, _ in invariants} | {"i_lo", "i_hi", "j_lo", "j_hi"}
     tile_shared = pool.rewrite(bound, "t", 2, only=("may", "must"))
@@ -106,6 +119,13 @@ def softmax_context(analysed: SpecFacts) -> dict:
         if original is None:
             return None
         return tuple((pool[(side, k, "lo")], pool[(side, k, "hi")]) for k in range(len(original)))
+
+    def full_of(side, original, size):
+        """Per loop range, its full part as code, or None (see macros.jinja's tile_loops)."""
+        if original is None:  # one loop over the whole axis: all of it full when the mask is
+            return [("0", size) if facts.must_be_true == ir.TRUE else None]
+        return [(printer(pool[(side, k, "full_lo")]), printer(pool[(side, k, "full_hi")]))
+                if (side, k, "full_lo") in pool.keys else None for k in range(len(original))]
 
     def reads_of(where, first_slot):
         return [gradient_read(name, first_slot + k, [pool[(where, k, n)] for n in range(rank)],
@@ -136,14 +156,21 @@ def softmax_context(analysed: SpecFacts) -> dict:
         "tile_lines": _binding_lines(tile_shared, printer),
         "mask_code": printer(pool["mask"]),
         "score_code": printer.as_float(pool["score"]),
+        # A score that is the same for every pair of the tile (a param, a per-head read) is a
+        # scalar in the kernels: it is broadcast to the tile.
+        "score_is_tile": bool(ir.free_vars(score) & {"s", "i", "j"}),
         "scale_code": printer.as_float(simple.scale),
-        "sink_code": printer.as_float(pool["sink"]) if simple.norm.sink is not None else "",
+        "sink_code": printer.as_float(pool["sink"]) if sink is not None else "",
         "dscore_ds_code": printer.as_float(pool["dscore_ds"]),
+        # A constant d score/ds is finite, so dz (0 on masked pairs) needs no select after it.
+        "dscore_ds_constant": isinstance(dscore_ds, ir.Const),
         "dscore_ds_text": format_expr(dscore_ds),
         "may_code": _condition(pool["may"], printer),
         "partial_code": _partial(pool["must"], printer),
         "key_ranges": _ranges(ranges_of("key", facts.key_ranges), "M", printer),
         "query_ranges": _ranges(ranges_of("query", facts.query_ranges), "N", printer),
+        "key_full": full_of("key", facts.key_ranges, "M"),
+        "query_full": full_of("query", facts.query_ranges, "N"),
         # Per loop range: whether its tiles are proved to pass the may-test (no `if` there).
         "key_ranges_implied": list(facts.key_ranges_imply_may) or [False],
         "query_ranges_implied": list(facts.query_ranges_imply_may) or [False],

@@ -20,6 +20,7 @@ from ..language.errors import Diagnostic
 from ..language.parser import parse
 from ..symbolic.bounds import prove_reads
 from ..symbolic.derive import derive
+from ..symbolic.base2 import base2_forms
 from ..symbolic.facts import SpecFacts
 from ..symbolic.simplify import simplify_spec
 from ..symbolic.tiles import analyse_tiles
@@ -49,7 +50,8 @@ def analyse(spec: ir.Spec) -> SpecFacts:
     warnings = tuple(prove_reads(spec))
     derivatives = derive(simple)
     tiles = None if simple.is_linear else analyse_tiles(simple)
-    return SpecFacts(spec=spec, simple=simple, derivatives=derivatives, tiles=tiles, warnings=warnings)
+    base2 = base2_forms(simple, derivatives) if not simple.is_linear and simple.norm.kind == "softmax" else None
+    return SpecFacts(spec=spec, simple=simple, derivatives=derivatives, tiles=tiles, warnings=warnings, base2=base2)
 
 
 def compile_spec(spec: ir.Spec, backend: str = DEFAULT_BACKEND,

@@ -59,8 +59,8 @@ def load_kind(opcode: str) -> str | None:
         return "tma"
     if opcode.startswith("LDGSTS"):
         return "cp.async"
-    if opcode.startswith("LDG"):
-        parts = opcode.split(".")
+    parts = opcode.split(".")
+    if parts[0] == "LDG":  # not LDGSTS (above) nor LDGDEPBAR (cp.async's commit, no load)
         bits = next((_LDG_WIDTH[p] for p in parts[1:] if p in _LDG_WIDTH), 32)
         return f"ldg.{bits}"
     return None

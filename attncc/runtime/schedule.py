@@ -116,6 +116,8 @@ def part_shared(part, config, dims, taylor2=False):
             return (max(loads, acc * c * c + 2 * e * c * bd) if e == 2 else loads + acc * c * c) + state
         return 2 * (2 * e * c * (bd + bdv) + acc * c * c + state)
     bm, bn = config["block_m"], config["block_n"]
+    if part == "bwd_q":  # the dQ kernel owns block_n query rows and walks block_m keys
+        bm, bn = bn, bm
     if part == "bwd_pre":
         return 8 * bm
     q, do, k, v, score = e * bm * bd, e * bm * bdv, e * bn * bd, e * bn * bdv, acc * bm * bn
@@ -145,6 +147,8 @@ def part_live_registers(part, config, dims, taylor2=False):
         live = state + c * c + c * bdv if part == "lin_fwd" else 2 * state + c * c + 2 * c * bdv
     else:
         bm, bn = config["block_m"], config["block_n"]
+        if part == "bwd_q":  # see part_shared
+            bm, bn = bn, bm
         live = {"fwd": bm * bdv + bm * bn + bm * bd * e // 4, "bwd_pre": bm * bdv,
                 "bwd_kv": bn * (bd + bdv) + 2 * bm * bn + bn * (bd + bdv) * e // 4,
                 "bwd_q": bm * bd + 2 * bm * bn + bm * (bd + bdv) * e // 4}[part]

@@ -12,6 +12,7 @@ from typing import Optional
 
 from .. import ir
 from ..language.errors import Diagnostic
+from .base2 import Base2
 from .derive import Derivatives
 from .tiles import TileFacts
 
@@ -24,7 +25,8 @@ class SpecFacts:
     tested against); `simple`: simplified, what the Triton kernels print; `derivatives`: of
     `simple`; `tiles`: the tile facts of `simple` (None for linear attention, which has no
     tiles of pairs); `warnings`: reads of `spec` not provably in bounds (its positions name the
-    place).
+    place); `base2`: what the softmax-norm kernels print, in base 2 (base2.py; None for other
+    norms and linear attention).
     """
 
     spec: ir.Spec
@@ -32,3 +34,4 @@ class SpecFacts:
     derivatives: Derivatives
     tiles: Optional[TileFacts]
     warnings: tuple[Diagnostic, ...]
+    base2: Optional[Base2] = None

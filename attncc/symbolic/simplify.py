@@ -359,19 +359,29 @@ def simplify(expr: ir.Expr) -> ir.Expr:
     base = fold_constants(expr)
     if expr.type == FLOAT and isinstance(expr, ir.Op) and expr.op == "taylor2":
         return replace(base, args=(simplify(expr.args[0]),))
-    best = base
     try:
         e = to_sympy(expr)
     except (Unsupported, TypeError, ValueError):
         return base
+    return _smallest(e, expr.type, base)
+
+
+def simplify_sympy(e, typ: str) -> ir.Expr:
+    """The smallest IR of type `typ` among the rewrites of `e`, a sympy expression over
+    to_sympy's symbols (exact constants such as log(2) stay exact until the IR folds them)."""
+    return _smallest(e, typ, fold_constants(from_sympy(e)))
+
+
+def _smallest(e, typ: str, base: ir.Expr) -> ir.Expr:
+    best = base
     for cand in _candidates(e):
         try:
             out = from_sympy(cand)
         except (Unsupported, TypeRuleError, TypeError, ValueError, RecursionError):
             continue
-        if isinstance(out, ir.Const) and out.type == INT and expr.type == FLOAT:
+        if isinstance(out, ir.Const) and out.type == INT and typ == FLOAT:
             out = ir.Const(float(out.value), FLOAT)
-        if out.type == expr.type and (size(out) < size(best) or (best is base and size(out) == size(base))):
+        if out.type == typ and (size(out) < size(best) or (best is base and size(out) == size(base))):
             best = out
     return best
 

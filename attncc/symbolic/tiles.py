@@ -9,7 +9,10 @@ input loads (never `i`, `j` or `s`):
 - `must_be_true`: true => the mask is true on the whole tile (no mask evaluation);
 - `key_ranges`: half-open `[lo, hi)` ranges of `j` (in terms of `I_LO`, `I_HI`) whose union holds
   every key the mask may allow for some query of `[i_lo, i_hi]`; `None` = no closed form;
-- `query_ranges`: the same from the key side (ranges of `i` in terms of `J_LO`, `J_HI`).
+- `query_ranges`: the same from the key side (ranges of `i` in terms of `J_LO`, `J_HI`);
+- `key_full` / `query_full`: per range, a sub-range `[lo, hi)` whose every key (query) the mask
+  allows for every query (key) of the tile, or None: the kernels run the tiles wholly inside it
+  without a mask (the same atoms bounded by the other end of their interval over the tile).
 
 Each range is clipped to `[0, M]` (`[0, N]` for queries); `lo >= hi` means empty; ranges may
 overlap (a consumer must not visit a key twice). Everything is sound, never exact by luck: a
@@ -49,6 +52,10 @@ class TileFacts:
     # (tile_proofs.py), so that the kernels test nothing there.
     key_ranges_imply_may: tuple[bool, ...] = ()
     query_ranges_imply_may: tuple[bool, ...] = ()
+    # Per range: the keys [lo, hi) (queries, for query_ranges) inside it that the mask allows for
+    # every query (key) of the tile, or None; a tile wholly inside is full, no mask needed.
+    key_full: tuple[Optional[tuple[ir.Expr, ir.Expr]], ...] = ()
+    query_full: tuple[Optional[tuple[ir.Expr, ir.Expr]], ...] = ()
 
 
 # ---------------------------------------------------------------- closed-form ranges
@@ -142,39 +149,75 @@ def _linear_sum(rest: list) -> ir.Expr:
     return out
 
 
-def _bounds(iv: Intervals, atom: ir.Expr, var: str):
-    """Yield ("lo" | "hi", bound) on `var` implied by the int comparison `atom` over the tile."""
+def _bounds(iv: Intervals, atom: ir.Expr, var: str, every: bool = False):
+    """The ("lo" | "hi", bound) pairs on `var` that the int comparison `atom` implies over the
+    tile: for some query of the tile (`every` False: a key outside them is allowed for none), or
+    for every query (`every` True: a key inside them is allowed for all). With `every`, None when
+    a form of the atom gives no bound (the atom then bounds nothing for all queries)."""
     a, b = atom.args
     forms = {"lt": [(a, b, 1)], "le": [(a, b, 0)], "gt": [(b, a, 1)], "ge": [(b, a, 0)],
              "eq": [(a, b, 0), (b, a, 0)]}.get(atom.op, [])
+    out = []
     for big, small, plus in forms:  # big - small + plus <= 0
-        coeffs, rest = {}, []
-        if not (_terms(big, var, 1, coeffs, rest) and _terms(small, var, -1, coeffs, rest)):
+        bound = _form_bound(iv, big, small, plus, var, every)
+        if bound is None and every:
+            return None
+        if bound is not None:
+            out.append(bound)
+    return out if out or not every else None
+
+
+def _form_bound(iv: Intervals, big: ir.Expr, small: ir.Expr, plus: int, var: str, every: bool):
+    coeffs, rest = {}, []
+    if not (_terms(big, var, 1, coeffs, rest) and _terms(small, var, -1, coeffs, rest)):
+        return None
+    coeffs = {key: c for key, c in coeffs.items() if c}
+    if len(coeffs) != 1:
+        return None
+    (t, c), = coeffs.items()
+    r = iv.num(make_op("add", _linear_sum(rest), make_const(plus)))
+    if r is None:
+        return None
+    # c * t + g <= 0 for some query of the tile needs the smallest g; for every query, the largest.
+    g = r[1] if every else r[0]
+    if c > 0:
+        bound = _invert(iv, t, make_op("floordiv", make_op("neg", g), make_const(c)), True)
+        return None if bound is None else ("hi", make_op("add", bound, make_const(1)))
+    bound = _invert(iv, t, g if c == -1 else make_op("neg", make_op("floordiv", make_op("neg", g), make_const(-c))), False)
+    return None if bound is None else ("lo", bound)
+
+
+def _range_of(lows, highs, guard, limit):
+    lo = make_op("max", fold_ops("max", lows), make_const(0)) if lows else make_const(0)
+    hi = make_op("min", fold_ops("min", highs), limit) if highs else limit
+    return lo, make_op("where", guard, hi, make_const(0))
+
+
+def _full_range(iv: Intervals, conj: tuple, var: str, limit: ir.Expr):
+    """The range of `var` whose every value satisfies the conjunction `conj` for every query
+    (key) of the tile, or None when an atom bounds nothing for all of them."""
+    guard, lows, highs = ir.TRUE, [], []
+    for atom in conj:
+        if var not in ir.free_vars(atom):
+            guard = make_op("and", guard, atom if is_fixed(atom) else iv.cond(atom)[1])
             continue
-        coeffs = {key: c for key, c in coeffs.items() if c}
-        if len(coeffs) != 1:
-            continue
-        (t, c), = coeffs.items()
-        r = iv.num(make_op("add", _linear_sum(rest), make_const(plus)))
-        if r is None:
-            continue
-        g = r[0]  # c * t + g <= 0 for some query of the tile needs the smallest g
-        if c > 0:
-            bound = _invert(iv, t, make_op("floordiv", make_op("neg", g), make_const(c)), True)
-            if bound is not None:
-                yield "hi", make_op("add", bound, make_const(1))
-        else:
-            bound = _invert(iv, t, g if c == -1 else make_op("neg", make_op("floordiv", make_op("neg", g), make_const(-c))), False)
-            if bound is not None:
-                yield "lo", bound
+        if not (isinstance(atom, ir.Op) and atom.op in NEGATE and atom.args[0].type == INT == atom.args[1].type):
+            return None
+        bounds = _bounds(iv, atom, var, every=True)
+        if bounds is None:
+            return None
+        for side, bound in bounds:
+            (lows if side == "lo" else highs).append(bound)
+    return _range_of(lows, highs, guard, limit)
 
 
 def _ranges(iv: Intervals, mask: ir.Expr, var: str, limit: ir.Expr):
-    """Ranges of `var` (one per disjunct of the mask) whose union holds every allowed `var`."""
+    """Ranges of `var` (one per disjunct of the mask) whose union holds every allowed `var`, and
+    per range the part of it that every query (key) of the tile allows (None: none proved)."""
     dnf = _dnf(mask)
     if dnf is None:
-        return None
-    out = []
+        return None, None
+    out, full = [], []
     for conj in dnf:
         guard, lows, highs = ir.TRUE, [], []
         for atom in conj:
@@ -184,26 +227,36 @@ def _ranges(iv: Intervals, mask: ir.Expr, var: str, limit: ir.Expr):
                 for side, bound in _bounds(iv, atom, var):
                     (lows if side == "lo" else highs).append(bound)
         if not lows and not highs and guard == ir.TRUE:
-            return None
-        lo = make_op("max", fold_ops("max", lows), make_const(0)) if lows else make_const(0)
-        hi = make_op("min", fold_ops("min", highs), limit) if highs else limit
-        hi = make_op("where", guard, hi, make_const(0))
-        if (lo, hi) not in out:
-            out.append((lo, hi))
-    return tuple(out) if len(out) <= MAX_RANGES else None
+            return None, None
+        allowed = _range_of(lows, highs, guard, limit)
+        if allowed not in out:
+            out.append(allowed)
+            full.append(_full_range(iv, conj, var, limit))
+    if len(out) > MAX_RANGES:
+        return None, None
+    return tuple(out), tuple(full)
 
 
 def analyse_tiles(spec: ir.Spec) -> TileFacts:
     """Before: an elaborated softmax-family spec. After: sound tile facts (see the module docstring)."""
     iv = Intervals(spec)
     may, must = iv.cond(spec.mask)
-    keys = _ranges(iv, spec.mask, "j", ir.Var("M", INT, "size"))
-    queries = _ranges(iv, spec.mask, "i", ir.Var("N", INT, "size"))
+    keys, keys_full = _ranges(iv, spec.mask, "j", ir.Var("M", INT, "size"))
+    queries, queries_full = _ranges(iv, spec.mask, "i", ir.Var("N", INT, "size"))
     if iv.divisors:  # valid only where every assumed-positive divisor is
         ok = fold_ops("and", [make_op("gt", d, make_const(0)) for d in iv.divisors])
         may, must = make_op("or", make_op("not", ok), may), make_op("and", ok, must)
         keys, queries = _guarded(keys, ok, ir.Var("M", INT, "size")), _guarded(queries, ok, ir.Var("N", INT, "size"))
-    return TileFacts(may, must, keys, queries, ranges_imply_may(may, keys, "j"), ranges_imply_may(may, queries, "i"))
+        keys_full, queries_full = _full_guarded(keys_full, ok), _full_guarded(queries_full, ok)
+    return TileFacts(may, must, keys, queries, ranges_imply_may(may, keys, "j"), ranges_imply_may(may, queries, "i"),
+                     keys_full or (), queries_full or ())
+
+
+def _full_guarded(full, ok: ir.Expr):
+    """Full ranges that hold only where `ok` does: empty elsewhere."""
+    if not full:
+        return full
+    return tuple(None if r is None else (r[0], make_op("where", ok, r[1], make_const(0))) for r in full)
 
 
 def _guarded(ranges, ok: ir.Expr, limit: ir.Expr):

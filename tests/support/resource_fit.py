@@ -35,6 +35,8 @@ def estimated_records(path=CALIBRATION):
         if not r.get("ok") or r.get("specialized") is False:  # failures; points compiled without the JIT's attributes
             continue
         config = {"block_m": r["block_m"], "block_n": r["block_n"] or 16, "chunk": r["chunk"], "warps": r["num_warps"]}
+        if r["kernel"] == "_bwd_q_kernel":  # its BLOCK_M query rows are the config's block_n
+            config.update(block_m=config["block_n"], block_n=config["block_m"])
         dims = (r["block_d"] or 16, r["block_dv"], ELSIZE[r["dtype"]])
         part = PART_OF_KERNEL[r["kernel"]]
         out.append((r, schedule.part_shared(part, config, dims), schedule.part_live_registers(part, config, dims)))
