@@ -13,8 +13,9 @@ def _depends_on_pairs(expr: ir.Expr) -> bool:
 
 
 def gradient_read(name: str, slot: int, indices: list[ir.Expr], derivative: ir.Expr,
-                   printer: TritonPrinter) -> dict:
-    """One learnable read for the templates: where its gradient goes, and d(score)/d(read)."""
+                   printer: TritonPrinter, derivative_base2: ir.Expr | None = None) -> dict:
+    """One learnable read for the templates: where its gradient goes, and d(score)/d(read) (and
+    the same over the base-2 s and score, where the softmax kernels have them)."""
     codes = [printer(x) for x in indices]
     return {
         "input": name,
@@ -22,6 +23,7 @@ def gradient_read(name: str, slot: int, indices: list[ir.Expr], derivative: ir.E
         "offset": " + ".join(f"({x}) * G_{name}_s{k}" for k, x in enumerate(codes)),
         "inside": printer.inside(indices, f"X_{name}"),
         "dcode": printer.as_float(derivative),
+        "dcode2": printer.as_float(derivative if derivative_base2 is None else derivative_base2),
         "pairwise": any(_depends_on_pairs(x) for x in indices),
     }
 

@@ -72,16 +72,16 @@ def softmax_context(analysed: SpecFacts) -> dict:
     spec, simple, derivatives, facts = analysed.spec, analysed.simple, analysed.derivatives, analysed.tiles
     printer = TritonPrinter()
     program = {"b", "h"} | set(ir.SIZE_SYMBOLS) | {p.name for p in spec.params}
-    # Under norm = softmax the kernels work in base 2 (symbolic/base2.py): s and the score are
-    # log2(e) times the spec's, and the derivatives read them so.
+    # Under norm = softmax the kernels for 16-bit inputs work in base 2 (symbolic/base2.py): s and
+    # the score are log2(e) times the spec's, and the derivatives read them so. Both forms are
+    # printed; the constexpr BASE2 picks one.
     forms = analysed.base2
     # d score/ds in terms of the score the kernel already holds where a rewrite exists (softcap:
     # 1 - score^2 / cap^2, no second tanh), else in terms of s.
-    dscore_ds = forms.dscore_ds if forms else derivatives.dscore_ds_from_score or derivatives.dscore_ds
-    score = forms.score if forms else simple.score
-    sink = forms.sink if forms else simple.norm.sink
-    dscore_dloads = forms.dscore_dloads if forms else derivatives.dscore_dloads
-    dsink_dloads = forms.dsink_dloads if forms else derivatives.dsink_dloads
+    dscore_ds = derivatives.dscore_ds_from_score or derivatives.dscore_ds
+    sink = simple.norm.sink
+    natural_reads = {"score": derivatives.dscore_dloads, "sink": derivatives.dsink_dloads}
+    base2_reads = {"score": forms.dscore_dloads, "sink": forms.dsink_dloads} if forms else natural_reads
 
     def per_element(expr: ir.Expr) -> ir.Expr:
         return invariant_factors(expr, program)
@@ -89,10 +89,13 @@ def softmax_context(analysed: SpecFacts) -> dict:
     # Everything printed into the kernels, so that invariants are hoisted from all of it at once.
     pool = _Pool()
     pool.add("mask", simple.mask)
-    pool.add("score", per_element(score))
+    pool.add("score", per_element(simple.score))
+    pool.add("score2", per_element(forms.score if forms else simple.score))
     pool.add("dscore_ds", per_element(dscore_ds))
+    pool.add("dscore_ds2", per_element(forms.dscore_ds if forms else dscore_ds))
     if sink is not None:
         pool.add("sink", per_element(sink))
+        pool.add("sink2", per_element(forms.sink if forms else sink))
     pool.add("may", facts.may_be_true)
     pool.add("must", facts.must_be_true)
     for side, ranges, full in (("key", facts.key_ranges, facts.key_full), ("query", facts.query_ranges, facts.query_full)):
@@ -104,11 +107,13 @@ def softmax_context(analysed: SpecFacts) -> dict:
                 pool.add((side, k, "full_hi"), full[k][1])
     learnable = {x.name for x in spec.learnable_inputs}
     reads = {}  # "score" / "sink" -> [(input name, number of indices)] of the learnable reads
-    for where, pairs in (("score", dscore_dloads), ("sink", dsink_dloads)):
+    for where, pairs in natural_reads.items():
         reads[where] = []
+        in_base2 = [d for load, d in base2_reads[where] if load.input in learnable]
         for k, (load, derivative) in enumerate(p for p in pairs if p[0].input in learnable):
             reads[where].append((load.input, len(load.indices)))
             pool.add((where, k, "d"), per_element(derivative))
+            pool.add((where, k, "d2"), per_element(in_base2[k]))
             for n, index in enumerate(load.indices):
                 pool.add((where, k, n), index)
     invariants = pool.rewrite(program, "inv", 1)
@@ -129,7 +134,7 @@ def softmax_context(analysed: SpecFacts) -> dict:
 
     def reads_of(where, first_slot):
         return [gradient_read(name, first_slot + k, [pool[(where, k, n)] for n in range(rank)],
-                               pool[(where, k, "d")], printer)
+                               pool[(where, k, "d")], printer, pool[(where, k, "d2")])
                 for k, (name, rank) in enumerate(reads[where])]
 
     spec_args, runtime_scalars = spec_arguments(spec)
@@ -156,12 +161,15 @@ def softmax_context(analysed: SpecFacts) -> dict:
         "tile_lines": _binding_lines(tile_shared, printer),
         "mask_code": printer(pool["mask"]),
         "score_code": printer.as_float(pool["score"]),
+        "score2_code": printer.as_float(pool["score2"]),
         # A score that is the same for every pair of the tile (a param, a per-head read) is a
         # scalar in the kernels: it is broadcast to the tile.
-        "score_is_tile": bool(ir.free_vars(score) & {"s", "i", "j"}),
+        "score_is_tile": bool(ir.free_vars(simple.score) & {"s", "i", "j"}),
         "scale_code": printer.as_float(simple.scale),
         "sink_code": printer.as_float(pool["sink"]) if sink is not None else "",
+        "sink2_code": printer.as_float(pool["sink2"]) if sink is not None else "",
         "dscore_ds_code": printer.as_float(pool["dscore_ds"]),
+        "dscore_ds2_code": printer.as_float(pool["dscore_ds2"]),
         # A constant d score/ds is finite, so dz (0 on masked pairs) needs no select after it.
         "dscore_ds_constant": isinstance(dscore_ds, ir.Const),
         "dscore_ds_text": format_expr(dscore_ds),

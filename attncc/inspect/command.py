@@ -101,7 +101,8 @@ def format_report(doc: dict) -> str:
              "main loops: instrs (per score element per thread)", "compile")]
     for k in doc["kernels"]:
         tile = "x".join(str(v) for v in k["tile"].values()) or "-"
-        loops = [f"{loop['instructions']}" + ("" if loop["per_element"] is None else f" ({loop['per_element']:g})")
+        loops = [(f"{loop['path']} " if loop.get("path") else "") + f"{loop['instructions']}"
+                 + ("" if loop["per_element"] is None else f" ({loop['per_element']:g})")
                  + (f" [{_loads_text(loop['loads'])}]" if loop["loads"] else "")
                  for loop in k["loops"] if loop["main"]]
         rows.append((k["kernel"], k["pass"], tile, str(k["warps"]), str(k["stages"]), str(k["registers"]),
@@ -110,7 +111,8 @@ def format_report(doc: dict) -> str:
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
     lines = [head] + ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.append("spills: STL/LDL instructions; main loops: the loops with an MMA (else every loop), each from "
-                 "the target of a backward branch to the branch, with the global loads inside it")
+                 "the target of a backward branch to the branch, with the global loads inside it; full / partial: "
+                 "the loop over the tiles the mask allows whole (no masks) / over the others")
     return "\n".join(lines)
 
 

@@ -25,6 +25,21 @@ def _elements_per_thread(tile: dict, warps: int):
     return None
 
 
+def loop_paths(tiles, kernel: str):
+    """The tile paths of a softmax kernel's main loops in program order ("full": the tiles the
+    mask allows whole, no masks; "partial": the others), from the tile facts the templates
+    (backends/triton/macros.jinja, tile_loops) generate them from; None for other kernels."""
+    if tiles is None or kernel not in ("_fwd_kernel", "_bwd_q_kernel", "_bwd_kv_kernel"):
+        return None
+    ranges, full = ((tiles.query_ranges, tiles.query_full) if kernel == "_bwd_kv_kernel"
+                    else (tiles.key_ranges, tiles.key_full))
+    if ranges is None:  # one loop over the whole axis, full where the mask is always true
+        from ..ir import TRUE
+        return ["full", "partial"] if tiles.must_be_true == TRUE else ["partial"]
+    return [path for k in range(len(ranges))
+            for path in (("full", "partial") if k < len(full) and full[k] is not None else ("partial",))]
+
+
 def inspect_job(job: dict) -> dict:
     """Compile every kernel of the job's spec and read it (see attncc.inspect)."""
     import torch
@@ -32,12 +47,13 @@ def inspect_job(job: dict) -> dict:
 
     from ..checks.samples import sample_inputs, sample_params
     from ..driver.loader import load
-    from ..driver.pipeline import front_end
+    from ..driver.pipeline import analyse, front_end
     from .gpu import compile_launch
     from .record import record_passes
     from .sass import read_cubin
 
     spec = front_end(job["source"], job["filename"])
+    tiles = analyse(spec).tiles
     module = load(job["source"], backend="triton")
     sizes, capability = job["sizes"], job["capability"]
     params = sample_params(spec, job["params"])
@@ -52,13 +68,16 @@ def inspect_job(job: dict) -> dict:
         tile = _tile_of(launch.constants)
         per_thread = _elements_per_thread(tile, compiled.num_warps)
         main = [loop for loop in report.loops if loop.mma] or list(report.loops)
+        paths = loop_paths(tiles, launch.kernel.fn.__name__)
+        # Labelled only when the loops found are the loops generated (ptxas keeps their order).
+        path_of = {loop.start: path for loop, path in zip(main, paths)} if paths and len(paths) == len(main) else {}
         kernels.append({
             "kernel": launch.kernel.fn.__name__, "pass": launch.pass_name, "tile": tile,
             "warps": compiled.num_warps, "stages": compiled.num_stages, "registers": report.registers,
             "spill_instructions": report.spill_instructions, "local_bytes": report.local,
             "shared_bytes": compiled.shared, "mma": report.mma_kind, "loads": report.loads,
             "instructions": report.instructions, "elements_per_thread": per_thread,
-            "loops": [dict(dataclasses.asdict(loop), main=loop in main,
+            "loops": [dict(dataclasses.asdict(loop), main=loop in main, path=path_of.get(loop.start),
                            per_element=None if per_thread is None else round(loop.instructions / per_thread, 2))
                       for loop in report.loops],
             "compile_seconds": compiled.seconds,

@@ -41,6 +41,8 @@ ARCHITECTURES = {
     120: ("sm120", 101376),  # RTX 50
 }
 MAX_REGISTERS = 255
+# Where the tensor-core MMA reads an operand from shared memory (wgmma, tcgen05).
+SHARED_OPERAND_ARCHITECTURES = ("sm90", "sm100")
 
 # The default space per family and kernel, in tiers: a tier is tried only when nothing in the
 # ones before it fits (large head dims, fp32 and fp64, architectures with 99 KB of shared memory).
@@ -50,7 +52,7 @@ DEFAULT_SPACE = {
         {"block_m": (16, 32, 64), "block_n": (16, 32, 64), "warps": (4,), "stages": (1, 2)},
     ],
     ("softmax", "backward"): [
-        {"block_m": (32, 64, 128), "block_n": (32, 64, 128), "warps": (4, 8), "stages": (1, 2, 3)},
+        {"block_m": (16, 32, 64, 128), "block_n": (32, 64, 128), "warps": (4, 8), "stages": (1, 2, 3)},
         {"block_m": (16, 32), "block_n": (16, 32), "warps": (4,), "stages": (1,)},
     ],
     ("linear", "forward"): [{"chunk": (32, 64, 128), "warps": (4, 8)}, {"chunk": (16,), "warps": (4,)}],
@@ -59,14 +61,21 @@ DEFAULT_SPACE = {
 # What the heuristic default aims for (the closest config that fits is taken).
 TARGETS = {
     ("softmax", "forward"): {"block_m": 128, "block_n": 64, "warps": 8, "stages": 3},
-    ("softmax", "backward"): {"block_m": 64, "block_n": 64, "warps": 4, "stages": 2},
+    ("softmax", "backward"): {"block_m": 32, "block_n": 128, "warps": 8, "stages": 2},
     ("linear", "forward"): {"chunk": 64, "warps": 4},
     ("linear", "backward"): {"chunk": 64, "warps": 4},
 }
-# From this (padded) head dim the backward targets 1 stage: its pipelined q/dO loads cost the
-# dK/dV kernel the registers it has left (attncc inspect, sm_90, bf16, D = 128, 64x32, 4 warps:
-# 255 registers and 24 spill instructions at 2 stages, 224 and none at 1).
+# From this (padded) head dim the softmax kernels aim for WIDE_TARGETS instead. Both backward targets
+# are the fastest configs without spills across the gallery (attncc inspect, sm_90, bf16; dense,
+# alibi, maxvit_grid, halo2d, natten2d, chunk_causal, rpb1d): at D = 64, 64x64 on 4 warps runs
+# the causal dK/dV loop in 11.25 instructions per score element and thread but spills in
+# dense, alibi, maxvit_grid and halo2d (2 to 27 STL/LDL at 255 registers); 32x128 on 8 warps
+# spills in none (15.5). At D = 128, 32x128 on 8 warps spills in maxvit_grid (14); 16x128 in none.
+# The forward's WIDE_TARGETS entry: at D = 128, 128x64 spills in rpb1d (192 STL/LDL), natten2d and
+# maxvit_grid; 128x32 in none.
 WIDE_HEAD_DIM = 128
+WIDE_TARGETS = {("softmax", "backward"): {"block_m": 16, "block_n": 128, "warps": 8, "stages": 2},
+                ("softmax", "forward"): {"block_m": 128, "block_n": 32, "warps": 8, "stages": 3}}
 # Under Triton's interpreter nothing has to fit, and small tiles cost little and exercise the
 # tile and chunk boundaries.
 INTERPRETER_CONFIG = {"softmax": {"block_m": 32, "block_n": 32, "warps": 4, "stages": 2},
@@ -135,10 +144,12 @@ def part_shared(part, config, dims, taylor2=False):
     return max(q + do + k + v + score, pipelined)
 
 
-def part_live_registers(part, config, dims, taylor2=False):
+def part_live_registers(part, config, dims, taylor2=False, operands_in_shared=False):
     """32-bit values per thread that one kernel must keep live at once (fp32 accumulators, the
     score tile, its 16-bit operand tiles) plus 32 for addresses and indices. Past 255 a kernel
-    spills for certain; below, ptxas decides (bench/calibration/ records what it did)."""
+    spills for certain; below, ptxas decides (bench/calibration/ records what it did). With
+    `operands_in_shared` (Hopper's wgmma and later read an MMA operand from shared memory) the
+    dK/dV kernel's k and v tiles, loaded once, stay out of the registers."""
     bd, bdv, e = dims
     threads = 32 * config["warps"]
     if part.startswith("lin_"):
@@ -150,17 +161,19 @@ def part_live_registers(part, config, dims, taylor2=False):
         if part == "bwd_q":  # see part_shared
             bm, bn = bn, bm
         live = {"fwd": bm * bdv + bm * bn + bm * bd * e // 4, "bwd_pre": bm * bdv,
-                "bwd_kv": bn * (bd + bdv) + 2 * bm * bn + bn * (bd + bdv) * e // 4,
+                "bwd_kv": bn * (bd + bdv) + 2 * bm * bn + (0 if operands_in_shared else bn * (bd + bdv) * e // 4),
                 "bwd_q": bm * bd + 2 * bm * bn + bm * (bd + bdv) * e // 4}[part]
     return live // threads + 32
 
 
-def estimate(family, kernel, config, dims, taylor2=False):
+def estimate(family, kernel, config, dims, taylor2=False, arch=None):
     """(shared memory bytes, live registers per thread) of a kernel ("forward" / "backward")
-    under `config`: the largest of its parts (see part_shared, part_live_registers)."""
+    under `config` on `arch` ((name, shared bytes); None: as an Ampere would): the largest of its
+    parts (see part_shared, part_live_registers)."""
     parts = PARTS[(family, kernel)]
+    in_shared = arch is not None and arch[0] in SHARED_OPERAND_ARCHITECTURES
     return (max(part_shared(p, config, dims, taylor2) for p in parts),
-            max(part_live_registers(p, config, dims, taylor2) for p in parts))
+            max(part_live_registers(p, config, dims, taylor2, in_shared) for p in parts))
 
 
 def misfit(family, kernel, config, dims, arch, taylor2=False):
@@ -169,7 +182,7 @@ def misfit(family, kernel, config, dims, arch, taylor2=False):
     if arch is None:
         return None
     name, limit = arch
-    shared, registers = estimate(family, kernel, config, dims, taylor2)
+    shared, registers = estimate(family, kernel, config, dims, taylor2, arch)
     if shared > limit:
         return f"needs about {shared:,} bytes of shared memory; {name} allows {limit:,} per block"
     if registers > MAX_REGISTERS:
@@ -195,7 +208,7 @@ def pruned_space(family, kernel, fixed, dims, arch, taylor2=False):
         if kept:
             return kept
     every = [c for t in range(len(tiers)) for c in space(family, kernel, fixed, t)]
-    smallest = min(every, key=lambda c: estimate(family, kernel, c, dims, taylor2))
+    smallest = min(every, key=lambda c: estimate(family, kernel, c, dims, taylor2, arch))
     bd, bdv, es = dims
     given = ", ".join(f"{n} = {' | '.join(map(str, v))}" for n, v in sorted(fixed.items()))
     fix = (f"the spec's tile statement fixes {given}: allow smaller values" if given
@@ -216,8 +229,8 @@ def heuristic(family, kernel, fixed, dims, arch, taylor2=False):
     if arch is None:
         return {n: (fixed[n][0] if fixed.get(n) else v) for n, v in INTERPRETER_CONFIG[family].items()}
     target = TARGETS[(family, kernel)]
-    if (family, kernel) == ("softmax", "backward") and dims[0] >= WIDE_HEAD_DIM:
-        target = dict(target, stages=1)
+    if (family, kernel) in WIDE_TARGETS and max(dims[0], dims[1]) >= WIDE_HEAD_DIM:
+        target = WIDE_TARGETS[(family, kernel)]
     kept = pruned_space(family, kernel, fixed, dims, arch, taylor2)
     return min(kept, key=lambda c: sum(abs(math.log2(c[n] / target[n])) for n in c))
 

@@ -39,7 +39,9 @@ def estimated_records(path=CALIBRATION):
             config.update(block_m=config["block_n"], block_n=config["block_m"])
         dims = (r["block_d"] or 16, r["block_dv"], ELSIZE[r["dtype"]])
         part = PART_OF_KERNEL[r["kernel"]]
-        out.append((r, schedule.part_shared(part, config, dims), schedule.part_live_registers(part, config, dims)))
+        in_shared = schedule.ARCHITECTURES[r["arch"]][0] in schedule.SHARED_OPERAND_ARCHITECTURES
+        out.append((r, schedule.part_shared(part, config, dims),
+                    schedule.part_live_registers(part, config, dims, operands_in_shared=in_shared)))
     return out
 
 
