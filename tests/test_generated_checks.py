@@ -82,7 +82,7 @@ def test_check_over_several_specs_shows_progress_and_a_summary(capsys):
 
 SOFTCAP_DERIVATIVE = ("(1.0 - ((score * score) * inv5))", "(1.0 + ((score * score) * inv5))")
 WINDOW_STOP = ("tl.minimum((i_hi + 1), M)", "tl.minimum(i_hi, M)")
-SINK_GRADIENT = ("dsink = tl.where(row_ok, -tl.exp2((sink - stat) - logsum) * delta, 0.0)",
+SINK_GRADIENT = ("dsink = tl.where(row_ok, -_exp_base((sink - stat) - logsum, BASE2) * delta, 0.0)",
                  "dsink = tl.where(row_ok, 0.0 * delta, 0.0)")
 STATE_DECAY = ("grad_state = grad_state * tl.exp(log_g * length.to(FP)) + ", "grad_state = grad_state + ")
 RPB_SLOT = ("(((P_radius + j) - i)) * G_rpb_s1", "(((P_radius + i) - j)) * G_rpb_s1")

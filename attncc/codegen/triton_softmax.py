@@ -162,9 +162,9 @@ def softmax_context(analysed: SpecFacts) -> dict:
         "mask_code": printer(pool["mask"]),
         "score_code": printer.as_float(pool["score"]),
         "score2_code": printer.as_float(pool["score2"]),
-        # A score that is the same for every pair of the tile (a param, a per-head read) is a
-        # scalar in the kernels: it is broadcast to the tile.
-        "score_is_tile": bool(ir.free_vars(simple.score) & {"s", "i", "j"}),
+        # A score without s that misses i or j (a param, a per-head read, a row or column term)
+        # is a scalar, a column or a row in the kernels: it is broadcast to the tile.
+        "score_is_tile": "s" in ir.free_vars(simple.score) or {"i", "j"} <= ir.free_vars(simple.score),
         "scale_code": printer.as_float(simple.scale),
         "sink_code": printer.as_float(pool["sink"]) if sink is not None else "",
         "sink2_code": printer.as_float(pool["sink2"]) if sink is not None else "",

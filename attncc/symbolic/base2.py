@@ -17,14 +17,14 @@ with ln 2 exact, so `s` comes back as `s` and a bias `s + slope * (j - i)` as
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import sympy as sp
 
 from .. import ir
 from .derive import SCORE, Derivatives
-from .simplify import simplify_sympy, size, to_sympy, var_symbol
+from .simplify import Unsupported, simplify_sympy, size, to_sympy, var_symbol
 
 S = ir.Var("s", ir.FLOAT, "score")
 
@@ -42,13 +42,36 @@ def _in_base2(expr: ir.Expr, times_log2e: bool) -> ir.Expr:
     """`expr` over s2 and score2 (times log2(e) when `times_log2e`), simplified."""
     ln2 = sp.Symbol("attncc_ln2", positive=True)  # exact while sympy cancels, then the float
     s, score = var_symbol(S), var_symbol(SCORE)
-    e = to_sympy(expr).subs({s: s * ln2, score: score * ln2}, simultaneous=True)
+    try:
+        e = to_sympy(expr).subs({s: s * ln2, score: score * ln2}, simultaneous=True)
+    except (Unsupported, TypeError, ValueError):  # no sympy form (a nan constant): the plain rewrite
+        return _substituted(expr, times_log2e)
     if times_log2e:
         e = e / ln2
     # A coefficient ln 2 * log2(e) that rounds to 1.0 is the exact 1 it stands for.
-    forms = [simplify_sympy(form.subs(ln2, sp.Float(math.log(2))).xreplace({sp.Float(1.0): sp.S.One}), expr.type)
-             for form in dict.fromkeys((e, sp.expand_mul(e), sp.factor_terms(e)))]
-    return min(forms, key=size)
+    forms = []
+    for form in dict.fromkeys((e, sp.expand_mul(e), sp.factor_terms(e))):
+        try:
+            forms.append(simplify_sympy(form.subs(ln2, sp.Float(math.log(2))).xreplace({sp.Float(1.0): sp.S.One}),
+                                        expr.type))
+        except (Unsupported, TypeError, ValueError, RecursionError):
+            continue
+    return min(forms, key=size) if forms else _substituted(expr, times_log2e)
+
+
+def _substituted(expr: ir.Expr, times_log2e: bool) -> ir.Expr:
+    """The same rewrite on the IR, unsimplified."""
+    def walk(e: ir.Expr) -> ir.Expr:
+        if isinstance(e, ir.Var) and e in (S, SCORE):
+            return ir.Op("mul", (e, ir.Const(math.log(2), ir.FLOAT)), ir.FLOAT)
+        if isinstance(e, ir.Op):
+            return replace(e, args=tuple(walk(a) for a in e.args))
+        if isinstance(e, ir.Load):
+            return replace(e, indices=tuple(walk(x) for x in e.indices))
+        return e
+
+    out = walk(expr)
+    return ir.Op("mul", (ir.Const(1 / math.log(2), ir.FLOAT), out), ir.FLOAT) if times_log2e else out
 
 
 def base2_forms(spec: ir.Spec, derivatives: Derivatives) -> Base2:
