@@ -161,7 +161,19 @@ class TritonPrinter:
             return f"tl.{name}({self.as_float(a[0])}).to(tl.int32)"
         if name in _TL_FLOAT_FUNCTIONS:
             return f"{_TL_FLOAT_FUNCTIONS[name]}({self.as_float(a[0])})"
+        if name in ("search_left", "search_right"):
+            return self.search(e)
         raise ValueError(f"the triton printer has no spelling for op '{name}'")
+
+    def search(self, e: ir.Op) -> str:
+        """A binary search of a sorted input's row (helpers.py.jinja's _search_sorted) over the
+        input's actual last dim."""
+        row, value, _ = e.args
+        base = f"X_{row.input}"
+        last = len(row.indices) - 1
+        offset = "".join(f" + ({self.print(x)}).to(tl.int64) * {base}_s{k}" for k, x in enumerate(row.indices[:last]))
+        return (f"_search_sorted({base}{offset}, {base}_s{last}, {base}_d{last}, {self.print(value)}, "
+                f"{e.op == 'search_right'})")
 
     def power(self, base: ir.Expr, exponent: ir.Expr) -> str:
         """`base ** exponent` as a float: products for small constant ints, else exp/log."""

@@ -64,6 +64,8 @@ def evaluate(expr: ir.Expr, env: Mapping[str, Any]) -> Any:
         return value
     if expr.op == "taylor2":
         raise ConstFoldError("taylor2 is a row map, not a scalar function")
+    if expr.op in ("search_left", "search_right"):
+        return _search(expr, env)
     args = [evaluate(a, env) for a in expr.args]
     try:
         value = SCALAR_FUNCTIONS[expr.op](*args)
@@ -73,6 +75,21 @@ def evaluate(expr: ir.Expr, env: Mapping[str, Any]) -> Any:
     if expr.type == ir.FLOAT and not isinstance(value, bool):
         return float(value)
     return value
+
+
+def _search(expr: ir.Op, env: Mapping[str, Any]) -> int:
+    """A search op (ir.SEARCH_OPS): binary search of the sorted row."""
+    row, value, length = expr.args
+    value, lo, hi = evaluate(value, env), 0, evaluate(length, env)
+    right = expr.op == "search_right"
+    while lo < hi:
+        mid = (lo + hi) // 2
+        x = evaluate(row, {**env, ir.SEARCH_INDEX.name: mid})
+        if x < value or (right and x == value):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def evaluate_constant(expr: ir.Expr) -> Any:

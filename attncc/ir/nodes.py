@@ -26,7 +26,7 @@ from typing import Iterator, Optional, Tuple, Union
 # What `attncc.ir` re-exports: `from .. import ir` then `ir.Spec`, `ir.free_vars`, ...
 __all__ = ['INT', 'FLOAT', 'BOOL', 'TYPES', 'INDEX_SYMBOLS', 'SIZE_SYMBOLS', 'CONSTANT_NAMES',
     'ARITH_OPS', 'COMPARE_OPS', 'LOGIC_OPS', 'FUNCTIONS', 'FEATURE_ONLY_FUNCTIONS', 'OPS',
-    'BINARY_OPERATORS', 'Pos', 'Const', 'Var', 'Load', 'Op', 'Expr', 'TRUE', 'FALSE', 'walk',
+    'SEARCH_OPS', 'BINARY_OPERATORS', 'Pos', 'Const', 'Var', 'Load', 'Op', 'Expr', 'TRUE', 'FALSE', 'SEARCH_INDEX', 'walk',
     'free_vars', 'loads', 'Param', 'INPUT_DTYPES', 'Input', 'Norm', 'TILE_NAMES_SOFTMAX',
     'TILE_NAMES_LINEAR', 'Tile', 'Spec']
 
@@ -49,6 +49,10 @@ FUNCTIONS = {
 }
 FEATURE_ONLY_FUNCTIONS = {"taylor2": 1}
 OPS = {**ARITH_OPS, **COMPARE_OPS, **LOGIC_OPS, **FUNCTIONS, **FEATURE_ONLY_FUNCTIONS}
+# Ops the tile analysis builds (never the language): `search_left(row, value, length)` is the first
+# k in [0, length) with row[k] >= value (search_right: > value), else length, where `row` is a
+# read of a `sorted` input whose last index is SEARCH_INDEX: a binary search of that row.
+SEARCH_OPS = {"search_left": 3, "search_right": 3}
 
 # Source operators -> IR op names.
 BINARY_OPERATORS = {
@@ -93,6 +97,7 @@ Expr = Union[Const, Var, Load, Op]
 
 TRUE = Const(True, BOOL)
 FALSE = Const(False, BOOL)
+SEARCH_INDEX = Var("search.k", INT, "search")  # the searched position in a search op's row
 
 
 def walk(expr: Expr) -> Iterator[Expr]:

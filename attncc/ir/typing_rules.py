@@ -35,6 +35,8 @@ def _numbers(op: str, types: tuple[str, ...]) -> None:
 
 def result_type(op: str, types: tuple[str, ...]) -> str:
     """The type of `op` applied to arguments of `types`; raises TypeRuleError if ill-typed."""
+    if op in ("search_left", "search_right"):  # tile analysis only (ir.SEARCH_OPS)
+        return INT
     if op in ("and", "or", "not"):
         for t in types:
             if t != BOOL:

@@ -167,7 +167,45 @@ def _bounds(iv: Intervals, atom: ir.Expr, var: str, every: bool = False):
     return out if out or not every else None
 
 
+def _sorted_row(iv: Intervals, e: ir.Expr, var: str) -> Optional[ir.Load]:
+    """`e` as a read of an int `sorted` input at last index `var` (other indices fixed), or None."""
+    if not (isinstance(e, ir.Load) and e.type == INT and e.indices and e.indices[-1] == ir.Var(var, INT, "index")):
+        return None
+    decl = iv.inputs.get(e.input)
+    if decl is None or not decl.sorted or not all(is_fixed(x) for x in e.indices[:-1]):
+        return None
+    return e
+
+
+def _sorted_bound(iv: Intervals, big: ir.Expr, small: ir.Expr, plus: int, var: str, every: bool):
+    """The bound on `var` from `big - small + plus <= 0` where one side reads a sorted row at
+    `var` and the other is free of it: row[var] <= g (a prefix of the row) or row[var] >= g (a
+    suffix), found by a binary search. Positions past the row read 0, which breaks its order, so
+    an upper bound holds only where the row covers the axis."""
+    for read, other, upper in ((big, small, True), (small, big, False)):
+        row = _sorted_row(iv, read, var)
+        if row is None or var in ir.free_vars(other):
+            continue
+        r = iv.num(make_op("sub", other, make_const(plus)) if upper else make_op("add", other, make_const(plus)))
+        if r is None:
+            return None
+        decl = iv.inputs[row.input]
+        length, limit = decl.dims[-1], ir.Var("M" if var == "j" else "N", INT, "size")
+        searched = ir.Load(row.input, row.indices[:-1] + (ir.SEARCH_INDEX,), INT)
+        covers = make_op("ge", length, limit)
+        if upper:  # row[var] <= g: var < search_right(row, g), g at its largest (smallest: every)
+            g = r[0] if every else r[1]
+            found = ir.Op("search_right", (searched, g, length), INT)
+            return "hi", make_op("where", covers, found, make_const(0) if every else limit)
+        g = r[1] if every else r[0]  # row[var] >= g: var >= search_left(row, g)
+        found = ir.Op("search_left", (searched, g, length), INT)
+        return "lo", make_op("where", covers, found, limit) if every else found
+    return None
+
+
 def _form_bound(iv: Intervals, big: ir.Expr, small: ir.Expr, plus: int, var: str, every: bool):
+    if _sorted_row(iv, big, var) is not None or _sorted_row(iv, small, var) is not None:
+        return _sorted_bound(iv, big, small, plus, var, every)
     coeffs, rest = {}, []
     if not (_terms(big, var, 1, coeffs, rest) and _terms(small, var, -1, coeffs, rest)):
         return None
