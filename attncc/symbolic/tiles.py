@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .. import ir
-from .intervals import I_HI, I_LO, J_HI, J_LO, NEGATE, SWAP, Intervals, fold_ops, is_fixed, make_const, make_op
+from .intervals import I_HI, I_LO, J_HI, J_LO, NEGATE, SWAP, Intervals, _subst, fold_ops, is_fixed, make_const, make_op
 from .tile_proofs import ranges_imply_may
 from ..ir import BOOL, INT
 
@@ -203,12 +203,93 @@ def _sorted_bound(iv: Intervals, big: ir.Expr, small: ir.Expr, plus: int, var: s
     return None
 
 
+def _over_axis(iv: Intervals, g: ir.Expr, var: str, limit: ir.Expr):
+    """The interval of `g` over the whole axis of `var` (0 .. limit - 1), not one tile's, or None."""
+    r = iv.num(g)
+    if r is None:
+        return None
+    lo, hi = ("i_lo", "i_hi") if var == "i" else ("j_lo", "j_hi")
+    whole = {lo: make_const(0), hi: make_op("sub", limit, make_const(1))}
+    return _subst(r[0], whole), _subst(r[1], whole)
+
+
+def _at_least(iv: Intervals, g: ir.Expr, t: ir.Expr, var: str, limit: ir.Expr) -> Optional[ir.Expr]:
+    """A bound L with g(var) < t for every var < L (g built from chains of var, fixed terms,
+    + / - of fixed terms, min and max), or None. A part that is not monotone in var bounds
+    nothing: dropped under min (sound), fatal under max."""
+    if var not in ir.free_vars(g):
+        r = iv.num(g)
+        return None if r is None else make_op("where", make_op("ge", r[1], t), make_const(0), limit)
+    if _chain(g, var):
+        return _invert(iv, g, t, False)
+    if isinstance(g, ir.Op) and g.op in ("add", "sub") and g.type == INT:
+        a, b = g.args
+        if is_fixed(b):
+            return _at_least(iv, a, make_op("sub" if g.op == "add" else "add", t, b), var, limit)
+        if g.op == "add" and is_fixed(a):
+            return _at_least(iv, b, make_op("sub", t, a), var, limit)
+        return None
+    if isinstance(g, ir.Op) and g.op in ("min", "max") and g.type == INT:
+        parts = [_at_least(iv, x, t, var, limit) for x in g.args]
+        if g.op == "max":  # either part reaching t: the smaller bound
+            return None if None in parts else make_op("min", *parts)
+        known = [x for x in parts if x is not None]  # both parts reaching t: the larger bound
+        return fold_ops("max", known) if known else None
+    r = _over_axis(iv, g, var, limit)  # not monotone: only whether it ever reaches t
+    return None if r is None else make_op("where", make_op("ge", r[1], t), make_const(0), limit)
+
+
+def _at_most(iv: Intervals, g: ir.Expr, u: ir.Expr, var: str, limit: ir.Expr) -> Optional[ir.Expr]:
+    """A bound H (exclusive) with g(var) > u for every var >= H, or None (as _at_least)."""
+    if var not in ir.free_vars(g):
+        r = iv.num(g)
+        return None if r is None else make_op("where", make_op("le", r[0], u), limit, make_const(0))
+    if _chain(g, var):
+        bound = _invert(iv, g, u, True)
+        return None if bound is None else make_op("add", bound, make_const(1))
+    if isinstance(g, ir.Op) and g.op in ("add", "sub") and g.type == INT:
+        a, b = g.args
+        if is_fixed(b):
+            return _at_most(iv, a, make_op("sub" if g.op == "add" else "add", u, b), var, limit)
+        if g.op == "add" and is_fixed(a):
+            return _at_most(iv, b, make_op("sub", u, a), var, limit)
+        return None
+    if isinstance(g, ir.Op) and g.op in ("min", "max") and g.type == INT:
+        parts = [_at_most(iv, x, u, var, limit) for x in g.args]
+        if g.op == "min":  # either part at most u: the larger bound
+            return None if None in parts else make_op("max", *parts)
+        known = [x for x in parts if x is not None]
+        return fold_ops("min", known) if known else None
+    r = _over_axis(iv, g, var, limit)
+    return None if r is None else make_op("where", make_op("le", r[0], u), limit, make_const(0))
+
+
+def _clamped_bound(iv: Intervals, big: ir.Expr, small: ir.Expr, plus: int, var: str):
+    """The bound on `var` from `big - small + plus <= 0` where one side holds `var` under min /
+    max (a clamped window start, as in natten): small >= big + plus bounds it below, big <=
+    small - plus above, each side's other end taken at its extreme over the tile."""
+    limit = ir.Var("M" if var == "j" else "N", INT, "size")
+    clamped = any(isinstance(x, ir.Op) and x.op in ("min", "max") and var in ir.free_vars(x)
+                  for side in (big, small) for x in ir.walk(side))
+    if not clamped:
+        return None
+    if var in ir.free_vars(small) and var not in ir.free_vars(big):
+        r = iv.num(make_op("add", big, make_const(plus)))
+        bound = None if r is None else _at_least(iv, small, r[0], var, limit)
+        return None if bound is None else ("lo", bound)
+    if var in ir.free_vars(big) and var not in ir.free_vars(small):
+        r = iv.num(make_op("sub", small, make_const(plus)))
+        bound = None if r is None else _at_most(iv, big, r[1], var, limit)
+        return None if bound is None else ("hi", bound)
+    return None
+
+
 def _form_bound(iv: Intervals, big: ir.Expr, small: ir.Expr, plus: int, var: str, every: bool):
     if _sorted_row(iv, big, var) is not None or _sorted_row(iv, small, var) is not None:
         return _sorted_bound(iv, big, small, plus, var, every)
     coeffs, rest = {}, []
     if not (_terms(big, var, 1, coeffs, rest) and _terms(small, var, -1, coeffs, rest)):
-        return None
+        return None if every else _clamped_bound(iv, big, small, plus, var)
     coeffs = {key: c for key, c in coeffs.items() if c}
     if len(coeffs) != 1:
         return None
