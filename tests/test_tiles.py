@@ -121,7 +121,7 @@ USEFUL = {  # name: (params, N, block size)
     "rpb2d": ({"width": 16, "window": 8}, 256, 8),
     "halo2d": ({"width": 16, "block": 8, "halo": 1}, 256, 8),
 }
-NO_QUERY_FORM = set()  # natten's shifted window start, a min/max of i, is inverted too (tiles._at_least)
+NO_QUERY_FORM = set()  # natten's shifted window start, a min/max of i, is inverted too (tiles._inverted)
 NO_KEY_FORM = {"s2_sharded"}  # its shard blocks are not affine: the causal range is all it gets
 
 

@@ -213,55 +213,38 @@ def _over_axis(iv: Intervals, g: ir.Expr, var: str, limit: ir.Expr):
     return _subst(r[0], whole), _subst(r[1], whole)
 
 
-def _at_least(iv: Intervals, g: ir.Expr, t: ir.Expr, var: str, limit: ir.Expr) -> Optional[ir.Expr]:
-    """A bound L with g(var) < t for every var < L (g built from chains of var, fixed terms,
-    + / - of fixed terms, min and max), or None. A part that is not monotone in var bounds
-    nothing: dropped under min (sound), fatal under max."""
+def _inverted(iv: Intervals, g: ir.Expr, t: ir.Expr, var: str, limit: ir.Expr, upper: bool) -> Optional[ir.Expr]:
+    """From `g(var) >= t`: a bound L with g(var) < t for every var < L; with `upper`, from
+    `g(var) <= t`: a bound H (exclusive) with g(var) > t for every var >= H; or None. `g` is
+    built from chains of var, fixed terms, + / - of fixed terms, min and max; a part not
+    monotone in var bounds only by whether its range over the whole axis meets t: dropped
+    where both parts must hold (sound), fatal where either may."""
+    everything, nothing = (limit, make_const(0)) if upper else (make_const(0), limit)
+
+    def meets(r):
+        return make_op("where", make_op("le", r[0], t) if upper else make_op("ge", r[1], t), everything, nothing)
+
     if var not in ir.free_vars(g):
         r = iv.num(g)
-        return None if r is None else make_op("where", make_op("ge", r[1], t), make_const(0), limit)
+        return None if r is None else meets(r)
     if _chain(g, var):
-        return _invert(iv, g, t, False)
+        bound = _invert(iv, g, t, upper)
+        return bound if bound is None or not upper else make_op("add", bound, make_const(1))
     if isinstance(g, ir.Op) and g.op in ("add", "sub") and g.type == INT:
         a, b = g.args
         if is_fixed(b):
-            return _at_least(iv, a, make_op("sub" if g.op == "add" else "add", t, b), var, limit)
+            return _inverted(iv, a, make_op("sub" if g.op == "add" else "add", t, b), var, limit, upper)
         if g.op == "add" and is_fixed(a):
-            return _at_least(iv, b, make_op("sub", t, a), var, limit)
+            return _inverted(iv, b, make_op("sub", t, a), var, limit, upper)
         return None
     if isinstance(g, ir.Op) and g.op in ("min", "max") and g.type == INT:
-        parts = [_at_least(iv, x, t, var, limit) for x in g.args]
-        if g.op == "max":  # either part reaching t: the smaller bound
-            return None if None in parts else make_op("min", *parts)
-        known = [x for x in parts if x is not None]  # both parts reaching t: the larger bound
-        return fold_ops("max", known) if known else None
-    r = _over_axis(iv, g, var, limit)  # not monotone: only whether it ever reaches t
-    return None if r is None else make_op("where", make_op("ge", r[1], t), make_const(0), limit)
-
-
-def _at_most(iv: Intervals, g: ir.Expr, u: ir.Expr, var: str, limit: ir.Expr) -> Optional[ir.Expr]:
-    """A bound H (exclusive) with g(var) > u for every var >= H, or None (as _at_least)."""
-    if var not in ir.free_vars(g):
-        r = iv.num(g)
-        return None if r is None else make_op("where", make_op("le", r[0], u), limit, make_const(0))
-    if _chain(g, var):
-        bound = _invert(iv, g, u, True)
-        return None if bound is None else make_op("add", bound, make_const(1))
-    if isinstance(g, ir.Op) and g.op in ("add", "sub") and g.type == INT:
-        a, b = g.args
-        if is_fixed(b):
-            return _at_most(iv, a, make_op("sub" if g.op == "add" else "add", u, b), var, limit)
-        if g.op == "add" and is_fixed(a):
-            return _at_most(iv, b, make_op("sub", u, a), var, limit)
-        return None
-    if isinstance(g, ir.Op) and g.op in ("min", "max") and g.type == INT:
-        parts = [_at_most(iv, x, u, var, limit) for x in g.args]
-        if g.op == "min":  # either part at most u: the larger bound
-            return None if None in parts else make_op("max", *parts)
-        known = [x for x in parts if x is not None]
-        return fold_ops("min", known) if known else None
+        parts = [_inverted(iv, x, t, var, limit, upper) for x in g.args]
+        if g.op == ("min" if upper else "max"):  # either part may meet t: the wider bound
+            return None if None in parts else make_op("max" if upper else "min", *parts)
+        known = [x for x in parts if x is not None]  # both parts must: the narrower one
+        return fold_ops("min" if upper else "max", known) if known else None
     r = _over_axis(iv, g, var, limit)
-    return None if r is None else make_op("where", make_op("le", r[0], u), limit, make_const(0))
+    return None if r is None else meets(r)
 
 
 def _clamped_bound(iv: Intervals, big: ir.Expr, small: ir.Expr, plus: int, var: str):
@@ -275,11 +258,11 @@ def _clamped_bound(iv: Intervals, big: ir.Expr, small: ir.Expr, plus: int, var: 
         return None
     if var in ir.free_vars(small) and var not in ir.free_vars(big):
         r = iv.num(make_op("add", big, make_const(plus)))
-        bound = None if r is None else _at_least(iv, small, r[0], var, limit)
+        bound = None if r is None else _inverted(iv, small, r[0], var, limit, False)
         return None if bound is None else ("lo", bound)
     if var in ir.free_vars(big) and var not in ir.free_vars(small):
         r = iv.num(make_op("sub", small, make_const(plus)))
-        bound = None if r is None else _at_most(iv, big, r[1], var, limit)
+        bound = None if r is None else _inverted(iv, big, r[1], var, limit, True)
         return None if bound is None else ("hi", bound)
     return None
 
