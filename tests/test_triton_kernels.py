@@ -148,7 +148,11 @@ def test_large_logits_do_not_overflow():
     path = str(next(p for p in SOFTMAX_FAMILY if p.stem == "causal"))
     mod = module(path, "triton")
     ref = module(path, "torch")
-    q, k, v = (torch.randn(1, 2, 33, 16, dtype=torch.float32) for _ in range(3))
+    # A fixed draw: at scale 300 the fp32 logits (~5000) carry ~5e-4 of rounding in any
+    # implementation, so closeness depends on how near a row's top two logits are; unseeded,
+    # 4 draws in 40 missed the tolerance (the kernels before issue 13's changes as well).
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 33, 16, dtype=torch.float32, generator=g) for _ in range(3))
     o = mod.attention(q, k, v, scale=300.0)
     assert torch.isfinite(o).all()
     torch.testing.assert_close(o, ref.attention(q.double(), k.double(), v.double(), scale=300.0).float(),
