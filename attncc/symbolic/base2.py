@@ -3,7 +3,9 @@
 A softmax weight is exp(score - m) = exp2(log2(e) * score - log2(e) * m). The kernels compute
 s2 = log2(e) * s (log2(e) folded into the scale of q . k, one multiply) and score2 = log2(e) *
 score from it, so that the running max, the exponentials and the row statistics are in base 2
-and no multiply by log2(e) is left per element.
+and no multiply by log2(e) is left per element. The kernels use these forms for 16-bit inputs
+(the constexpr BASE2); 32- and 64-bit inputs keep natural units, since log2(e) * x can cross into
+the next binade and double the rounding of a large logit.
 
 Before: a simplified softmax-family spec and its derivatives (derive.py). After:
 `base2_forms(spec, derivatives) -> Base2`, every expression the kernels print in terms of s2
