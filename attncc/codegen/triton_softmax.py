@@ -39,6 +39,36 @@ def _ranges(ranges, size: str, printer: TritonPrinter) -> list[tuple[str, str]]:
     return [(printer(lo), printer(hi)) for lo, hi in ranges]
 
 
+def loop_plan(ranges, full, implied, may_code: str) -> list[dict]:
+    """How macros.jinja's tile_loops runs each loop range's tiles (ranges as code, from
+    _ranges; `full` and `implied` per range as in the context). A later range must not visit a
+    tile an earlier one visited; per range:
+    - "clip": the earlier ranges all start where this one does (or at 0), so together they
+      visited every tile below their largest stop: this range starts after it;
+    - "split": a second range (not clipped) runs as two segments, the tiles below the first
+      range's and those above them;
+    - "tests": what its tiles test: "seen" (a third or later range, neither clipped nor split:
+      whether an earlier range visited the tile, and the may-test unless implied), "may" (the
+      may-test only, on a range without a full part), or None;
+    - "may": whether the may-test is needed at all (not proved implied by the range);
+    - "paths": its main loops in program order, as `attncc inspect` labels them, per segment:
+      "full" then "partial" with a full part; "dense" then "tested" where the may-test alone
+      guards the tiles (the compiled kernels count the tiles that may hold a pair and run the
+      one or the other); else "partial".
+    """
+    plan = []
+    for k, (lo, _) in enumerate(ranges):
+        may = may_code != "True" and not (k < len(implied) and implied[k])
+        has_full = k < len(full) and full[k] is not None
+        starts = {first for first, _ in ranges[:k]}
+        clip = k > 0 and len(starts) == 1 and next(iter(starts)) in ("0", lo)
+        split = k == 1 and not clip
+        tests = "seen" if k > 1 and not clip else "may" if may and not has_full else None
+        paths = ["full", "partial"] if has_full else ["dense", "tested"] if tests == "may" else ["partial"]
+        plan.append({"clip": clip, "split": split, "tests": tests, "may": may, "paths": paths * (1 + split)})
+    return plan
+
+
 class _Pool:
     """Expressions gathered under keys, rewritten together (hoisting needs them all at once)."""
 
@@ -60,6 +90,11 @@ class _Pool:
 
     def __getitem__(self, key) -> ir.Expr:
         return self.exprs[self.keys.index(key)]
+
+
+def _loops(ranges, full, implied, may_code) -> dict:
+    """One side's loop context: its ranges and full parts as code, and their loop_plan."""
+    return {"ranges": ranges, "full": full, "plan": loop_plan(ranges, full, list(implied), may_code)}
 
 
 def _binding_lines(bindings, printer: TritonPrinter) -> list[str]:
@@ -137,6 +172,7 @@ def softmax_context(analysed: SpecFacts) -> dict:
                                pool[(where, k, "d")], printer, pool[(where, k, "d2")])
                 for k, (name, rank) in enumerate(reads[where])]
 
+    may_code = _condition(pool["may"], printer)
     spec_args, runtime_scalars = spec_arguments(spec)
     score_grads = reads_of("score", 0)
     # A read with one gradient slot per program is summed by rows with delta from the key loop
@@ -173,15 +209,13 @@ def softmax_context(analysed: SpecFacts) -> dict:
         # A constant d score/ds is finite, so dz (0 on masked pairs) needs no select after it.
         "dscore_ds_constant": isinstance(dscore_ds, ir.Const),
         "dscore_ds_text": format_expr(dscore_ds),
-        "may_code": _condition(pool["may"], printer),
+        "may_code": may_code,
         "partial_code": _partial(pool["must"], printer),
-        "key_ranges": _ranges(ranges_of("key", facts.key_ranges), "M", printer),
-        "query_ranges": _ranges(ranges_of("query", facts.query_ranges), "N", printer),
-        "key_full": full_of("key", facts.key_ranges, "M"),
-        "query_full": full_of("query", facts.query_ranges, "N"),
-        # Per loop range: whether its tiles are proved to pass the may-test (no `if` there).
-        "key_ranges_implied": list(facts.key_ranges_imply_may) or [False],
-        "query_ranges_implied": list(facts.query_ranges_imply_may) or [False],
+        # Per side, its loop ranges, their full parts and how tile_loops runs them (loop_plan).
+        "key_loops": _loops(_ranges(ranges_of("key", facts.key_ranges), "M", printer),
+                            full_of("key", facts.key_ranges, "M"), facts.key_ranges_imply_may, may_code),
+        "query_loops": _loops(_ranges(ranges_of("query", facts.query_ranges), "N", printer),
+                              full_of("query", facts.query_ranges, "N"), facts.query_ranges_imply_may, may_code),
         "runtime_scalars": runtime_scalars,
         "kernel_extra_args": argument_lines(spec_args),
         "score_grad_args": argument_lines(grad_args + record_args(score_grads)) if score_grads else "",

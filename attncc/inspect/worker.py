@@ -25,19 +25,14 @@ def _elements_per_thread(tile: dict, warps: int):
     return None
 
 
-def loop_paths(tiles, kernel: str):
-    """The tile paths of a softmax kernel's main loops in program order ("full": the tiles the
-    mask allows whole, no masks; "partial": the others), from the tile facts the templates
-    (backends/triton/macros.jinja, tile_loops) generate them from; None for other kernels."""
-    if tiles is None or kernel not in ("_fwd_kernel", "_bwd_q_kernel", "_bwd_kv_kernel"):
+def loop_paths(context, kernel: str):
+    """The tile paths of a softmax kernel's main loops in program order, from the loop plan the
+    templates generate them from (codegen/triton_softmax.py, loop_plan: "full", "partial",
+    "dense", "tested"); None for other kernels. `context`: the spec's softmax template context."""
+    if context is None or kernel not in ("_fwd_kernel", "_bwd_q_kernel", "_bwd_kv_kernel"):
         return None
-    ranges, full = ((tiles.query_ranges, tiles.query_full) if kernel == "_bwd_kv_kernel"
-                    else (tiles.key_ranges, tiles.key_full))
-    if ranges is None:  # one loop over the whole axis, full where the mask is always true
-        from ..ir import TRUE
-        return ["full", "partial"] if tiles.must_be_true == TRUE else ["partial"]
-    return [path for k in range(len(ranges))
-            for path in (("full", "partial") if k < len(full) and full[k] is not None else ("partial",))]
+    loops = context["query_loops" if kernel == "_bwd_kv_kernel" else "key_loops"]
+    return [path for plan in loops["plan"] for path in plan["paths"]]
 
 
 def inspect_job(job: dict) -> dict:
@@ -46,6 +41,7 @@ def inspect_job(job: dict) -> dict:
     import triton
 
     from ..checks.samples import sample_inputs, sample_params
+    from ..codegen.triton_softmax import softmax_context
     from ..driver.loader import load
     from ..driver.pipeline import analyse, front_end
     from .gpu import compile_launch
@@ -53,7 +49,8 @@ def inspect_job(job: dict) -> dict:
     from .sass import read_cubin
 
     spec = front_end(job["source"], job["filename"])
-    tiles = analyse(spec).tiles
+    analysed = analyse(spec)
+    context = None if spec.is_linear else softmax_context(analysed)
     module = load(job["source"], backend="triton")
     sizes, capability = job["sizes"], job["capability"]
     params = sample_params(spec, job["params"])
@@ -68,7 +65,7 @@ def inspect_job(job: dict) -> dict:
         tile = _tile_of(launch.constants)
         per_thread = _elements_per_thread(tile, compiled.num_warps)
         main = [loop for loop in report.loops if loop.mma] or list(report.loops)
-        paths = loop_paths(tiles, launch.kernel.fn.__name__)
+        paths = loop_paths(context, launch.kernel.fn.__name__)
         # Labelled only when the loops found are the loops generated (ptxas keeps their order).
         path_of = {loop.start: path for loop, path in zip(main, paths)} if paths and len(paths) == len(main) else {}
         kernels.append({
