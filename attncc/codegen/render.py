@@ -41,7 +41,15 @@ def environment() -> jinja2.Environment:
                              autoescape=False)
     env.filters["pyrepr"] = repr  # strings, tuples, dicts: a Python literal, never spliced raw
     env.filters["pyliteral"] = python_literal  # int / float / bool / None, with inf as math.inf
+    env.filters["comment"] = comment_text  # user text (a path) inside a `#` comment
     return env
+
+
+def comment_text(text: str) -> str:
+    """`text` as it may stand in a one-line `#` comment: itself when every character is
+    printable, else its escaped form (a newline or another line break in a path given on the
+    command line must never end the comment and start code)."""
+    return text if text.isprintable() else ascii(text)
 
 
 def dims_text(dims: tuple) -> str:

@@ -1,7 +1,8 @@
 """The `attncc` command line: compile (with --tests, the generated checks), check and show.
 
 Every spec problem is printed as diagnostics (FILE:LINE:COL: error: ...) on stderr with exit
-status 1; a usage problem exits 2; an internal compiler error exits 3 with a one-line summary
+status 1, as is an output that cannot be written (one line naming the path); a usage problem
+exits 2; an internal compiler error exits 3 with a one-line summary
 (set ATTNCC_DEBUG=1 for the traceback). Nothing is written unless compilation succeeded.
 `attncc check` exits 1 when a check fails (or a spec does not compile), 0 when all pass.
 """
@@ -18,7 +19,7 @@ from .._version import __version__
 from ..bench.measure import BenchUsageError
 from ..bench.command import add_bench_arguments, dtype_name, param_and_input_values, run_bench
 from ..checks.values import CheckValues, CheckValuesError, read_values_file, values_from_cli
-from ..driver.pipeline import BACKENDS, DEFAULT_BACKEND, compile_spec, front_end
+from ..driver.pipeline import BACKENDS, DEFAULT_BACKEND, compile_spec, front_end, strip_bom
 from ..inspect.command import InspectUsageError, add_inspect_arguments, run_inspect
 from ..language.errors import SpecError
 from ..checks.generate import render_tests
@@ -26,7 +27,7 @@ from ..runtime.schedule import write_atomic
 
 def _read(path: str) -> str:
     try:
-        return Path(path).read_text()
+        return strip_bom(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise _UsageError(f"no such spec file: {path}") from None
     except (IsADirectoryError, UnicodeDecodeError) as exc:
@@ -35,6 +36,25 @@ def _read(path: str) -> str:
 
 class _UsageError(Exception):
     pass
+
+
+class _OutputError(Exception):
+    """A file the command must write cannot be written (a user's problem: exit 1)."""
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if path.is_dir():
+            reason = "it is a folder; give a file name in it"
+        for parent in path.absolute().parents:
+            if parent.exists() and not parent.is_dir():
+                reason = f"{parent} is a file, not a folder"
+        if isinstance(exc, PermissionError):
+            reason = f"permission denied in {path.absolute().parent}; choose a folder you can write to"
+        raise _OutputError(f"cannot write {path}: {reason}") from None
 
 
 def _print_warnings(result, source: str, filename: str) -> None:
@@ -89,10 +109,10 @@ def cmd_compile(args) -> int:
             raise _UsageError(f"--tests {tests} would overwrite the module; give the checks another name")
         module_file = os.path.relpath(output.resolve(), tests.resolve().parent).replace(os.sep, "/")
         tests_code = render_tests(result.spec, module_file, tests.name, result.backend, values)
-    write_atomic(output, result.code)
+    _write(output, result.code)
     print(f"wrote {output} ({result.backend} backend)", file=sys.stderr)
     if tests is not None:
-        write_atomic(tests, tests_code)
+        _write(tests, tests_code)
         print(f"wrote {tests} (its checks: pytest {tests})", file=sys.stderr)
     return 0
 
@@ -238,6 +258,9 @@ def main(argv=None) -> int:
     except (_UsageError, CheckValuesError, BenchUsageError, InspectUsageError) as exc:
         print(f"attncc: error: {exc}", file=sys.stderr)
         return 2
+    except _OutputError as exc:
+        print(f"attncc: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a compiler bug: say so plainly

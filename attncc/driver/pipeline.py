@@ -39,8 +39,14 @@ class CompileResult:
 
 
 def front_end(source: str, filename: str = "<spec>") -> ir.Spec:
-    """Parse and elaborate: the typed IR of `source`, or SpecError with every error found."""
+    """Parse and elaborate: the typed IR of `source`, or SpecError with every error found. A
+    UTF-8 byte-order mark at the start (editors on Windows write one) is not part of the spec."""
+    source = strip_bom(source)
     return elaborate(parse(source, filename), source, filename)
+
+
+def strip_bom(source: str) -> str:
+    return source[1:] if source.startswith("\ufeff") else source
 
 
 def analyse(spec: ir.Spec) -> SpecFacts:

@@ -346,7 +346,9 @@ def write_atomic(path, text):
     it too.)"""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    prefix = f".{os.path.basename(path)}."
+    _remove_orphans(folder, prefix)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -355,6 +357,26 @@ def write_atomic(path, text):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+ORPHAN_SECONDS = 300  # a temporary file of write_atomic this old was left by a killed writer
+
+
+def _remove_orphans(folder, prefix):
+    """Delete the temporary files an earlier write_atomic of the same target left behind when
+    it was killed before its rename (old enough that no writer is still at work on them)."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        try:
+            full = os.path.join(folder, name)
+            if now - os.path.getmtime(full) > ORPHAN_SECONDS:
+                os.unlink(full)
+        except OSError:
+            pass  # gone already, or not ours to remove
 
 
 def stale_versions(entries, key):
