@@ -113,8 +113,8 @@ def test_the_heuristic_is_the_fitting_config_closest_to_the_target():
 @pytest.mark.parametrize("options, message", [
     ([64], "kernel_options must be a dict of tile names (block_m, block_n, warps, stages); got list"),
     ({"block_k": 64}, "kernel_options: unknown tile 'block_k'; softmax kernels take block_m, block_n, warps, stages"),
-    ({"block_m": 48}, "kernel_options: tile 'block_m' must be a power of two, at least 16; got 48"),
-    ({"block_n": 8}, "kernel_options: tile 'block_n' must be a power of two, at least 16; got 8"),
+    ({"block_m": 48}, "kernel_options: tile 'block_m' must be a power of two, at least 16 and at most 1024; got 48"),
+    ({"block_n": 8}, "kernel_options: tile 'block_n' must be a power of two, at least 16 and at most 1024; got 8"),
     ({"warps": 3}, "kernel_options: tile 'warps' must be 1, 2, 4, 8 or 16; got 3"),
     ({"stages": 0}, "kernel_options: tile 'stages' must be between 1 and 8; got 0"),
     ({"block_m": 64.0}, "kernel_options: tile 'block_m' must be an int; got 64.0"),

@@ -3,6 +3,14 @@
 The cache lives in `$ATTNCC_CACHE_DIR`, else `$XDG_CACHE_HOME/attncc`, else `~/.cache/attncc`.
 A module's file name is the hash of (spec text, backend, compiler fingerprint), so a changed
 spec or a changed compiler never reuses a stale module. Files are written atomically.
+
+What the cache trusts: nothing it finds. The spec is compiled on every first load in a process
+(a fraction of a second; Triton's own compile dominates a first call), and the cached file is
+imported only when its bytes are exactly what was just compiled; anything else there (a file
+planted under the module's name, a truncated or emptied module) is replaced, with a warning.
+The file is still what Triton reads the kernels' source from, and a stable path keeps Triton's
+own kernel cache warm. A cache folder that other users may write to is refused, since they
+could swap a module between the check and the import (docs/caching.md).
 """
 
 from __future__ import annotations
@@ -10,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import stat
 import sys
 import types
+import warnings
 from pathlib import Path
 from typing import Union
 
@@ -53,13 +63,53 @@ def load(path_or_text: Union[str, os.PathLike], backend: str = DEFAULT_BACKEND) 
     key = hashlib.sha256("\0".join([source, backend, compiler_fingerprint()]).encode()).hexdigest()[:32]
     if key in _LOADED:
         return _LOADED[key]
-    path = cache_dir() / f"{backend}_{key}.py"
-    if not path.is_file():
-        result = compile_source(source, filename, backend)
-        write_atomic(path, result.code)
+    folder = cache_dir()
+    check_private(folder)
+    path = folder / f"{backend}_{key}.py"
+    code = compile_source(source, filename, backend).code
+    found = _read_bytes(path)
+    if found != code.encode("utf-8"):
+        if found is not None:
+            warnings.warn(f"attncc: the cached module {path} was not what this compiler writes for its spec "
+                          f"({'empty' if not found else 'different content'}); it was rebuilt", stacklevel=2)
+        write_atomic(path, code)
     module = import_file(path, f"attncc_generated_{key}")
     _LOADED[key] = module
     return module
+
+
+class CacheFolderError(PermissionError):
+    """attncc's cache folder could let another user's code run as the caller."""
+
+
+def check_private(folder: Path) -> None:
+    """Raise CacheFolderError when `folder` exists and another user may write to it (group- or
+    world-writable, or owned by someone else): they could plant or swap a module that `load`
+    then imports. Nothing is checked where the system has no user ids."""
+    if not hasattr(os, "getuid"):
+        return
+    try:
+        info = folder.stat()
+    except FileNotFoundError:
+        return  # write_atomic creates it, private to the user under the usual umask
+    uid = os.getuid()
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        why = "other users may write to it"
+    elif info.st_uid != uid and uid != 0:
+        why = "it belongs to another user"
+    else:
+        return
+    raise CacheFolderError(
+        f"attncc: refusing the cache folder {folder}: {why}, so they could plant code that runs as you; "
+        f"make it yours alone (chown $USER {folder} && chmod go-w {folder}) or point ATTNCC_CACHE_DIR "
+        "at a private folder")
+
+
+def _read_bytes(path: Path):
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
 
 
 def import_file(path: Path, name: str) -> types.ModuleType:

@@ -21,6 +21,7 @@ from .. import ir
 from . import syntax as S
 from .errors import Diagnostic, SpecError, did_you_mean
 from ..ir import BOOL, FLOAT, INT
+from ..runtime.schedule import tile_problem
 from ..runtime import schedule
 from .parser import RESERVED_WORDS
 from .elaborate_exprs import CONTEXTS, ExpressionElaborator, start_of
@@ -314,15 +315,9 @@ class _Elaborator(ExpressionElaborator):
             self.error(line, col, f"tile '{name}' takes whole numbers; got {text}")
             return None
         value = int(text)
-        if name in ("block_m", "block_n", "chunk"):
-            if value < 16 or value & (value - 1):
-                self.error(line, col, f"tile '{name}' must be a power of two, at least 16; got {value}")
-                return None
-        elif name == "warps" and value not in (1, 2, 4, 8, 16):
-            self.error(line, col, f"tile 'warps' must be 1, 2, 4, 8 or 16; got {value}")
-            return None
-        elif name == "stages" and not 1 <= value <= 8:
-            self.error(line, col, f"tile 'stages' must be between 1 and 8; got {value}")
+        problem = tile_problem(name, value)  # the schedule's own rule for every tile value
+        if problem:
+            self.error(line, col, problem)
             return None
         return value
 

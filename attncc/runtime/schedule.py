@@ -235,6 +235,37 @@ def heuristic(family, kernel, fixed, dims, arch, taylor2=False):
     return min(kept, key=lambda c: sum(abs(math.log2(c[n] / target[n])) for n in c))
 
 
+MAX_BLOCK = 1024  # the largest block_m, block_n or chunk any kernel takes
+
+
+def tile_problem(name, value):
+    """Why `value` cannot be the tile `name` (any family), or None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"tile '{name}' must be an int; got {value!r}"
+    power = value >= 1 and value & (value - 1) == 0
+    if name in ("block_m", "block_n", "chunk") and not (power and 16 <= value <= MAX_BLOCK):
+        return f"tile '{name}' must be a power of two, at least 16 and at most {MAX_BLOCK}; got {value}"
+    if name == "warps" and value not in (1, 2, 4, 8, 16):
+        return f"tile 'warps' must be 1, 2, 4, 8 or 16; got {value}"
+    if name == "stages" and not 1 <= value <= 8:
+        return f"tile 'stages' must be between 1 and 8; got {value}"
+    return None
+
+
+def config_problem(family, config):
+    """Why `config` is not a whole config of the family (every tile name, each a valid value),
+    or None: the check a tuning-cache entry or a compiled-in config passes before any use."""
+    if not isinstance(config, dict):
+        return f"a config must be a dict of tile names; got {type(config).__name__}"
+    if sorted(config) != sorted(TILE_NAMES[family]):
+        return f"its tile names {sorted(config)} are not {family} attention's"
+    for name, value in config.items():
+        problem = tile_problem(name, value)
+        if problem:
+            return problem
+    return None
+
+
 def checked_options(family, options):
     """The forward and backward configs given by a call's `kernel_options`: a dict of tile names
     for both kernels, optionally with "forward" / "backward" dicts for one; raises ScheduleError
@@ -254,15 +285,9 @@ def checked_options(family, options):
             if name not in names:
                 raise ScheduleError(f"kernel_options: unknown tile '{name}'; {family} kernels take "
                                     + ", ".join(names))
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ScheduleError(f"kernel_options: tile '{name}' must be an int; got {value!r}")
-            power = value >= 1 and value & (value - 1) == 0
-            if name in ("block_m", "block_n", "chunk") and not (power and value >= 16):
-                raise ScheduleError(f"kernel_options: tile '{name}' must be a power of two, at least 16; got {value}")
-            if name == "warps" and value not in (1, 2, 4, 8, 16):
-                raise ScheduleError(f"kernel_options: tile 'warps' must be 1, 2, 4, 8 or 16; got {value}")
-            if name == "stages" and not 1 <= value <= 8:
-                raise ScheduleError(f"kernel_options: tile 'stages' must be between 1 and 8; got {value}")
+            problem = tile_problem(name, value)
+            if problem:
+                raise ScheduleError(f"kernel_options: {problem}")
         result[kernel] = merged
     return result
 
