@@ -16,7 +16,7 @@ def gradient_read(name: str, slot: int, indices: list[ir.Expr], derivative: ir.E
                    printer: TritonPrinter, derivative_base2: ir.Expr | None = None) -> dict:
     """One learnable read for the templates: where its gradient goes, and d(score)/d(read) (and
     the same over the base-2 s and score, where the softmax kernels have them)."""
-    codes = [printer(x) for x in indices]
+    codes = [printer.offset_index(x) for x in indices]
     return {
         "input": name,
         "slot": slot,

@@ -61,7 +61,19 @@ def non_negative(expr: ir.Expr) -> bool:
 
 
 class TritonPrinter:
-    """IR -> a Triton expression (see the module docstring for the names it assumes)."""
+    """IR -> a Triton expression (see the module docstring for the names it assumes). With
+    `index_dtype` (the softmax kernels' constexpr IDX: int32, or int64 where the call's sizes
+    and strides could pass 2**31) every input index is taken in that dtype before it meets a
+    stride."""
+
+    def __init__(self, index_dtype: str = ""):
+        self.index_dtype = index_dtype
+
+    def offset_index(self, index: ir.Expr) -> str:
+        code = self.print(index)
+        if not self.index_dtype or isinstance(index, ir.Const):
+            return code
+        return f"({code}).to({self.index_dtype})"
 
     def __call__(self, expr: ir.Expr) -> str:
         return self.print(expr)
@@ -89,7 +101,7 @@ class TritonPrinter:
 
     def load(self, e: ir.Load) -> str:
         """A guarded read: the offset from the strides, a mask from the sizes, 0 outside."""
-        indices = [self.print(x) for x in e.indices]
+        indices = [self.offset_index(x) for x in e.indices]
         base = f"X_{e.input}"
         offset = " + ".join(f"({x}) * {base}_s{k}" for k, x in enumerate(indices))
         inside = self.inside(e.indices, base)

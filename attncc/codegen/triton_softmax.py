@@ -92,6 +92,14 @@ class _Pool:
         return self.exprs[self.keys.index(key)]
 
 
+def position_products(exprs) -> bool:
+    """Whether an int product in `exprs` involves a position (`i * M + j`, `i * width`): its
+    value can pass int32 at long lengths, so the runtime widens the kernels' indices (IDX) by
+    the call's lengths and int params too, not only by its tensors' strides."""
+    return any(isinstance(node, ir.Op) and node.op == "mul" and node.type == ir.INT
+               and {"i", "j"} & ir.free_vars(node) for expr in exprs if expr is not None for node in ir.walk(expr))
+
+
 def _loops(ranges, full, implied, may_code) -> dict:
     """One side's loop context: its ranges and full parts as code, and their loop_plan."""
     return {"ranges": ranges, "full": full, "plan": loop_plan(ranges, full, list(implied), may_code)}
@@ -105,7 +113,7 @@ def softmax_context(analysed: SpecFacts) -> dict:
     """The template context for a softmax-family spec on the triton backend (see the module
     docstring); linear attention is lowered by triton_linear."""
     spec, simple, derivatives, facts = analysed.spec, analysed.simple, analysed.derivatives, analysed.tiles
-    printer = TritonPrinter()
+    printer = TritonPrinter(index_dtype="IDX")
     program = {"b", "h"} | set(ir.SIZE_SYMBOLS) | {p.name for p in spec.params}
     # Under norm = softmax the kernels for 16-bit inputs work in base 2 (symbolic/base2.py): s and
     # the score are log2(e) times the spec's, and the derivatives read them so. Both forms are
@@ -231,4 +239,5 @@ def softmax_context(analysed: SpecFacts) -> dict:
         "score_slots": tuple(r["input"] for r in score_grads),
         "sink_slots": tuple(r["input"] for r in sink_grads),
         "taylor2": False,
+        "position_products": position_products((simple.mask, simple.score, sink)),
     }
