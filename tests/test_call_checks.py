@@ -28,12 +28,13 @@ BACKENDS = ("triton", "torch")
 
 def _qkv(B=1, H=2, HKV=2, N=8, M=8, D=16, device="cpu", grad=False):
     g = torch.Generator().manual_seed(0)
-    return [torch.randn(*shape, generator=g).to(device).requires_grad_(grad)
+    return [torch.randn(*shape, generator=g, dtype=torch.float32).to(device).requires_grad_(grad)
             for shape in ((B, H, N, D), (B, HKV, M, D), (B, HKV, M, D))]
 
 
 def _inputs(H=2, N=8, device="cpu", grad=False):
-    return {"bias": torch.zeros(H, N, device=device, requires_grad=grad), "weight": torch.ones(H, device=device)}
+    return {"bias": torch.zeros(H, N, device=device, dtype=torch.float32, requires_grad=grad),
+            "weight": torch.ones(H, device=device, dtype=torch.float32)}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -67,7 +68,7 @@ def test_a_fixed_input_that_requires_grad_is_refused_with_the_fix(backend):
     m = attncc.load(SOFTMAX, backend=backend)
     q, k, v = _qkv(grad=True)
     inputs = _inputs(grad=True)
-    inputs["weight"] = torch.ones(2, requires_grad=True)
+    inputs["weight"] = torch.ones(2, dtype=torch.float32, requires_grad=True)
     with pytest.raises(ValueError, match=r"input 'weight' requires grad, but the spec does not declare it learnable"
                                          r".*input weight\[\.\.\.\] learnable.*weight\.detach\(\)"):
         m.attention(q, k, v, **inputs)

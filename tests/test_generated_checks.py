@@ -85,7 +85,7 @@ WINDOW_STOP = ("tl.minimum((i_hi + 1), M)", "tl.minimum(i_hi, M)")
 SINK_GRADIENT = ("dsink = tl.where(row_ok, -_exp_base((sink - stat) - logsum, BASE2) * delta, 0.0)",
                  "dsink = tl.where(row_ok, 0.0 * delta, 0.0)")
 STATE_DECAY = ("grad_state = grad_state * tl.exp(log_g * length.to(FP)) + ", "grad_state = grad_state + ")
-RPB_SLOT = ("(((P_radius + j) - i)) * G_rpb_s1", "(((P_radius + i) - j)) * G_rpb_s1")
+RPB_SLOT = ("(((P_radius + j) - i)).to(IDX)) * G_rpb_s1", "(((P_radius + i) - j)).to(IDX)) * G_rpb_s1")
 
 
 def _in_kernel(kernel, old, new):
