@@ -24,10 +24,10 @@ BLOCK = 32  # the interpreter's tiles (runtime/schedule.py, INTERPRETER_CONFIG)
 # tiles in a query tile's row band miss its columns), a congruence mask with no closed-form
 # range, and a dilated 1-D window.
 CASES = [
-    ("natten2d", {"width": 96, "radius": 1}, (1, 2, 1, 288, 288, 16, 16)),
-    ("swin2d", {"width": 64, "window": 8, "shift": 2}, (1, 1, 1, 256, 256, 16, 32)),
-    ("maxvit_grid", {"width": 8, "grid": 2}, (1, 2, 2, 128, 128, 16, 16)),
-    ("natten1d", {"radius": 20, "dilation": 3}, (1, 1, 1, 300, 300, 32, 32)),
+    ("natten2d", {"width": 96, "radius": 1}, (1, 1, 1, 192, 192, 16, 16)),
+    ("swin2d", {"width": 32, "window": 8, "shift": 2}, (1, 1, 1, 128, 128, 16, 32)),
+    ("maxvit_grid", {"width": 8, "grid": 2}, (1, 1, 1, 128, 128, 16, 16)),
+    ("natten1d", {"radius": 20, "dilation": 3}, (1, 1, 1, 160, 160, 32, 16)),
 ]
 
 

@@ -106,9 +106,10 @@ def check_private(folder: Path) -> None:
 
 
 def _read_bytes(path: Path):
+    """The file's bytes, or None where there is none to read (then it is written anew)."""
     try:
         return path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
+    except OSError:
         return None
 
 
