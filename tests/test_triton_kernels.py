@@ -72,6 +72,23 @@ def test_odd_specs(name):
     assert_matches_reference(source, spec, (2, 2, 1, 40, 33, 16, 16), torch.float32, sample_params(spec))
 
 
+THREE_RANGES = """attention three_ranges
+param window: int = 8
+param sinks: int = 40
+param tail: int = 30
+mask = (j <= i and i - j < window) or j < sinks or j >= M - tail
+"""
+
+
+def test_three_loop_ranges_visit_each_tile_once():
+    """A second range runs as two segments around the first (macros.jinja, tile_loops): a third
+    range must skip the tiles of both segments. At these lengths the sinks, the tail and the
+    window overlap on both sides (key loops in the forward and dQ, query loops in dK/dV)."""
+    spec = front_end(THREE_RANGES)
+    for shape in ((1, 1, 1, 50, 60, 16, 16), (1, 2, 1, 70, 45, 16, 16)):
+        assert_matches_reference(THREE_RANGES, spec, shape, torch.float32, sample_params(spec))
+
+
 def test_dense_cross_attention():
     path = next(p for p in SOFTMAX_FAMILY if p.stem == "dense")
     spec = front_end(path.read_text(), str(path))
