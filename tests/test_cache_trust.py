@@ -1,6 +1,9 @@
 """What attncc's caches trust (issue 14, class 2; docs/caching.md): a cache may cost a recompile
 or a warning, never a wrong answer, a crash or someone else's code."""
 
+import os
+import stat
+
 import pytest
 import torch
 
@@ -87,6 +90,20 @@ def test_a_cache_folder_others_can_write_to_is_refused(private_cache, monkeypatc
     assert not list(private_cache.glob("triton_*.py"))  # nothing written there, nothing imported
     private_cache.chmod(0o755)  # writable by its owner alone: fine
     loader.load(SPEC, backend="triton")
+
+
+def test_a_missing_cache_folder_is_created_private_whatever_the_umask(tmp_path, monkeypatch):
+    folder = tmp_path / "new" / "attncc"
+    monkeypatch.setenv("ATTNCC_CACHE_DIR", str(folder))
+    monkeypatch.setattr(loader, "_LOADED", {})
+    old = os.umask(0o002)  # user-private groups: group-writable by default
+    try:
+        loader.load(SPEC, backend="triton")
+        schedule.store_entries(str(tmp_path / "tuned" / "tuning.json"), {})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "tuned").stat().st_mode) == 0o700
 
 
 def test_a_cache_folder_of_another_user_is_refused(private_cache, monkeypatch):

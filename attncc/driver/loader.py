@@ -83,15 +83,17 @@ class CacheFolderError(PermissionError):
 
 
 def check_private(folder: Path) -> None:
-    """Raise CacheFolderError when `folder` exists and another user may write to it (group- or
-    world-writable, or owned by someone else): they could plant or swap a module that `load`
-    then imports. Nothing is checked where the system has no user ids."""
+    """Raise CacheFolderError when another user may write to `folder` (group- or world-writable,
+    or owned by someone else): they could plant or swap a module that `load` then imports. A
+    missing folder is created private to the user (0700). Nothing is checked where the system
+    has no user ids."""
     if not hasattr(os, "getuid"):
         return
     try:
         info = folder.stat()
     except FileNotFoundError:
-        return  # write_atomic creates it, private to the user under the usual umask
+        os.makedirs(folder, mode=0o700, exist_ok=True)  # private whatever the umask (002 is common)
+        info = folder.stat()
     uid = os.getuid()
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         why = "other users may write to it"

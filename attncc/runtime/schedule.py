@@ -351,7 +351,7 @@ def store_entries(path, new_entries):
     other's entries), written atomically (a reader sees the old file or the new one). A corrupt
     file is replaced. Returns the problem found in the old file, or None."""
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(folder, mode=0o700, exist_ok=True)  # a cache folder: private to the user (docs/caching.md)
     with open(path + ".lock", "a") as lock:
         if fcntl is not None:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
